@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
     elif command == "bench":
-        from benchmarks.run import main as run
+        from .bench import main as run
     else:
         print(f"convlib: unknown command {command!r}\n\n{USAGE}", file=sys.stderr, end="")
         return 2
