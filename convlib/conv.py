@@ -26,15 +26,34 @@ in every window that covers it, so its gradient collects one term per
 (window, kernel offset) pair that reads it.  For stride 1 without padding this is
 the full correlation of ``dy`` with the flipped kernel, i.e. the note's
 ``sum_{i',j'} w[i',j'] * delta[i-i', j-j']`` with zero padding of ``delta``.
+
+How the code runs it fast (issue 5)
+-----------------------------------
+- ``X`` is never built whole: rows of ``X`` are independent, so the forward pass
+  and ``dW`` take ``X`` one cache-sized block of rows at a time
+  (:func:`convlib.im2col.im2col_blocks`): ``Y[block] = X[block] @ Wm`` written in
+  place, and ``dW = sum over blocks of X[block].T @ dY[block]``.
+- ``dx`` is not computed as ``col2im(dY @ Wm.T)``: the scatter-add of ``col2im``
+  runs far below matrix-product speed, worst with stride > 1.  Instead ``dx`` is
+  split into ``sh*sw`` stride phases, each a dense stride-1 correlation of ``dy``
+  with a flipped sub-kernel, i.e. again im2col and one matrix product per block
+  (:mod:`convlib.phases`).  Every product of ``dY @ Wm.T`` is done once, no zero
+  is multiplied, nothing is scattered.
+
+Each entry is still a sum of the same products (``KH*KW*C`` for ``y``, at most
+``KH*KW*F`` for ``dx``, ``N*OH*OW`` for ``dw``, ``db``), only in a different order,
+so the rounding bounds of :mod:`convlib.bounds` hold, and integer-valued inputs
+give the loop reference's results bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .checks import as_float_array, check_bias, check_output_grad, resolve, result_dtype
+from .checks import ConvGeometry, as_float_array, check_bias, check_output_grad, resolve, result_dtype
 from .geometry import PaddingSpec
-from .im2col import col2im, im2col, pad_input
+from .im2col import im2col_blocks, pad_input, pad_spatial, window_view, windows
+from .phases import axis_phases, dy_padding
 
 __all__ = ["conv2d_forward", "conv2d_backward"]
 
@@ -81,13 +100,7 @@ def conv2d_forward(
     x4, unbatched, g = resolve(x, w, stride, padding, dilation)
     bias = check_bias(b, g.F)
     dtype = result_dtype(x4, w, bias)
-    K = g.KH * g.KW * g.C
-    cols = im2col(pad_input(x4, g, dtype), g)  # (N, OH, OW, KH, KW, C)
-    wm = w.astype(dtype, copy=False).reshape(K, g.F)  # (KH*KW*C, F)
-    y = cols.reshape(-1, K) @ wm  # (N*OH*OW, F)
-    if bias is not None:
-        y += bias.astype(dtype, copy=False)
-    y = y.reshape(g.out_shape)  # (N, OH, OW, F)
+    y = _forward(x4, w, bias, g, dtype)  # (N, OH, OW, F)
     return y[0] if unbatched else y
 
 
@@ -122,14 +135,87 @@ def conv2d_backward(
     x4, unbatched, g = resolve(x, w, stride, padding, dilation)
     dy4 = check_output_grad(dy, g, unbatched)  # (N, OH, OW, F)
     dtype = result_dtype(x4, w, dy4)
-    K = g.KH * g.KW * g.C
-    dym = dy4.astype(dtype, copy=False).reshape(-1, g.F)  # (N*OH*OW, F)
-    wm = w.astype(dtype, copy=False).reshape(K, g.F)  # (KH*KW*C, F)
-
-    cols = im2col(pad_input(x4, g, dtype), g).reshape(-1, K)  # (N*OH*OW, KH*KW*C)
-    dw = (cols.T @ dym).reshape(g.KH, g.KW, g.C, g.F)  # (K, F) -> (KH, KW, C, F)
-    db = dy4.astype(dtype, copy=False).sum(axis=(0, 1, 2))  # (F,)
-
-    dcols = (dym @ wm.T).reshape(g.N, g.OH, g.OW, g.KH, g.KW, g.C)  # (M, K) -> 6-D
-    dx = col2im(dcols, g)  # (N, H, W, C)
+    dx = _input_grad(dy4, w, g, dtype)  # (N, H, W, C)
+    dw, db = _weight_grad(dy4, x4, g, dtype)  # (KH, KW, C, F), (F,)
     return (dx[0] if unbatched else dx), dw, db
+
+
+# --------------------------------------------------------------------------- the three passes
+# Each takes validated 4-D arrays, the resolved geometry and the result dtype.
+# The benchmark (convlib.bench) times them one by one.
+
+
+def _forward(x4: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, dtype) -> np.ndarray:
+    """``Y = X @ Wm + b``, one block of im2col rows at a time: (N, OH, OW, F)."""
+    K = g.KH * g.KW * g.C
+    wm = w.astype(dtype, copy=False).reshape(K, g.F)  # (KH*KW*C, F)
+    y = np.empty(g.out_shape, dtype)  # (N, OH, OW, F)
+    view = windows(pad_input(x4, g, dtype), g)  # (N, OH, OW, KH, KW, C), no copy
+    for ns, rs, cols in im2col_blocks(view):  # cols: (rows, KH*KW*C)
+        out = y[ns, rs].reshape(-1, g.F)  # (rows, F), a view: blocks are whole output rows
+        np.matmul(cols, wm, out=out)
+        if bias is not None:
+            out += bias.astype(dtype, copy=False)
+    return y
+
+
+def _weight_grad(dy4: np.ndarray, x4: np.ndarray, g: ConvGeometry, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``dW = X.T @ dY`` summed block by block, and ``db = sum of dY``: (KH, KW, C, F), (F,)."""
+    K = g.KH * g.KW * g.C
+    dy4 = np.ascontiguousarray(dy4, dtype)  # (N, OH, OW, F)
+    dw = np.zeros((K, g.F), dtype)  # (KH*KW*C, F)
+    part = np.empty_like(dw)  # (KH*KW*C, F)
+    view = windows(pad_input(x4, g, dtype), g)  # (N, OH, OW, KH, KW, C), no copy
+    for ns, rs, cols in im2col_blocks(view):  # cols: (rows, KH*KW*C)
+        np.matmul(cols.T, dy4[ns, rs].reshape(-1, g.F), out=part)  # (K, rows) (rows, F) -> (K, F)
+        dw += part
+    db = dy4.sum(axis=(0, 1, 2))  # (F,)
+    return dw.reshape(g.KH, g.KW, g.C, g.F), db  # (K, F) -> (KH, KW, C, F)
+
+
+def _input_grad(dy4: np.ndarray, w: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
+    """``dx`` by stride phases, each a stride-1 correlation of ``dy``: (N, H, W, C).
+
+    Identity (see :mod:`convlib.phases`): input row ``i = sh*q + rho`` is reached
+    only by the kernel rows ``a`` with ``(rho + top - a*dh) % sh == 0``, from output
+    row ``q - t_a``; likewise for columns.  So the input pixels of one phase
+    ``(rho_h, rho_w)`` form a grid ``dx[:, rho_h::sh, rho_w::sw]`` that is the
+    stride-1 correlation of the zero-padded ``dy`` with that phase's taps of ``w``,
+    flipped and with ``C`` and ``F`` swapped -- a forward pass, so the same im2col
+    blocks and one matrix product each: ``(rows, JH*JW*F) @ (JH*JW*F, C)``.
+    """
+    sh, sw = g.stride
+    dh, dw = g.dilation
+    (top, _), (left, _) = g.padding
+    rows_ph = axis_phases(g.H, g.KH, sh, dh, top)
+    cols_ph = axis_phases(g.W, g.KW, sw, dw, left)
+    pad_h, pad_w = dy_padding(rows_ph, g.OH), dy_padding(cols_ph, g.OW)
+    dyp = pad_spatial(dy4, pad_h, pad_w, dtype)  # (N, pad + OH + pad, pad + OW + pad, F)
+    w = w.astype(dtype, copy=False)
+    dx = np.empty(g.in_shape, dtype)  # (N, H, W, C); every phase is written below
+    for ph in rows_ph:
+        for pw in cols_ph:
+            grid = dx[:, ph.rho :: sh, pw.rho :: sw, :]  # (N, count_h, count_w, C), this phase's pixels
+            if grid.size == 0:
+                continue
+            if not ph.taps or not pw.taps:
+                grid[...] = 0  # no kernel tap lands on these pixels
+                continue
+            JH, JW = len(ph.taps), len(pw.taps)
+            sub = w[list(ph.taps[::-1])][:, list(pw.taps[::-1])]  # (JH, JW, C, F), taps flipped
+            wm = sub.transpose(0, 1, 3, 2).reshape(JH * JW * g.F, g.C)  # (JH*JW*F, C)
+            view = window_view(
+                dyp,
+                (pad_h[0] + ph.start, pad_w[0] + pw.start),
+                (ph.count, pw.count),
+                (1, 1),
+                (JH, JW),
+                (ph.step, pw.step),
+            )  # (N, count_h, count_w, JH, JW, F), no copy
+            for ns, rs, cols in im2col_blocks(view):  # cols: (rows, JH*JW*F)
+                if sh == sw == 1:  # one phase: the grid is dx itself, write in place
+                    np.matmul(cols, wm, out=dx[ns, rs].reshape(-1, g.C))  # (rows, C)
+                else:  # a strided grid: multiply, then copy into place
+                    block = grid[ns, rs]  # (n, r, count_w, C), strided view of dx
+                    block[...] = (cols @ wm).reshape(block.shape)  # (rows, C) -> (n, r, count_w, C)
+    return dx
