@@ -278,7 +278,7 @@ def timings(seconds: Mapping[str, float], *, title: str = ""):
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("seconds per call (median)")
+    ax.set_xlabel("seconds per call")
     ax.set_title(title)
     fig.tight_layout()
     return fig
