@@ -24,6 +24,7 @@ __all__ = [
     "outputs_feeding_inputs",
     "difference_map",
     "ratio_plot",
+    "error_vs_bound",
     "training_curves",
     "kernels",
     "timings",
@@ -222,6 +223,40 @@ def ratio_plot(
     ax.invert_yaxis()
     ax.set_xlabel(f"worst |error| / rounding bound (0 drawn at {floor:g})")
     ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def error_vs_bound(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str = "", floor: float = 1e-20
+):
+    """Scatter of every entry's ``|error|`` against its rounding bound (log-log), per quantity.
+
+    ``pairs`` maps a label to ``(errors, bounds)`` (same shape).  Points on or
+    below the diagonal are within their bound; exact agreement (error 0) is drawn
+    at ``floor``.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    lo, hi = np.inf, 0.0
+    markers = "os^vD"
+    for number, (name, (err, bound)) in enumerate(pairs.items()):
+        err, bound = np.ravel(np.abs(err)), np.ravel(bound)
+        if err.shape != bound.shape:
+            raise ValueError(f"{name}: {err.size} errors for {bound.size} bounds")
+        keep = bound > 0
+        ax.scatter(bound[keep], np.maximum(err[keep], floor), s=8, alpha=0.6, label=name,
+                   marker=markers[number % len(markers)])  # fmt: skip
+        if keep.any():
+            lo, hi = min(lo, float(bound[keep].min())), max(hi, float(bound[keep].max()))
+    if hi > 0:
+        ax.plot([lo, hi], [lo, hi], color="crimson", linewidth=1, label="error = bound")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rounding bound of the entry")
+    ax.set_ylabel(f"|error| (0 drawn at {floor:g})")
+    ax.legend(fontsize=7)
     ax.set_title(title)
     fig.tight_layout()
     return fig

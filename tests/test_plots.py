@@ -95,6 +95,14 @@ def test_ratio_plot_draws_zero_at_the_floor_and_checks_lengths():
         plots.ratio_plot({"jax": [0.1]}, ["a", "b"])
 
 
+def test_error_vs_bound_plots_points_and_diagonal():
+    fig = plots.error_vs_bound({"dx": (np.array([0.0, 1e-16]), np.array([1e-15, 1e-15]))}, floor=1e-20)
+    offsets = np.asarray(fig.axes[0].collections[0].get_offsets())
+    assert np.array_equal(offsets, [[1e-15, 1e-20], [1e-15, 1e-16]])
+    with pytest.raises(ValueError, match="bounds"):
+        plots.error_vs_bound({"dx": (np.zeros(2), np.zeros(3))})
+
+
 def test_training_curves_kernels_timings():
     fig = plots.training_curves([2.0, 1.0], [0.1, 0.9], [0.1, 0.95])
     assert "95.0%" in fig.axes[1].get_title()
