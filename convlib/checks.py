@@ -28,6 +28,7 @@ __all__ = [
     "check_bias",
     "check_learning_rate",
     "check_output_grad",
+    "check_weight",
     "resolve",
     "result_dtype",
 ]
@@ -102,7 +103,8 @@ def result_dtype(*arrays: np.ndarray | None) -> np.dtype:
     return np.result_type(*[a.dtype for a in arrays if a is not None])
 
 
-def _check_weight(w: np.ndarray) -> None:
+def check_weight(w: np.ndarray) -> None:
+    """A weight must be 4-D (KH, KW, C, F) with no zero-sized dimension."""
     if w.ndim != 4:
         raise ValueError(f"weight must be 4-D (KH, KW, C, F), got {w.ndim}-D with shape {w.shape}")
     if 0 in w.shape:
@@ -127,7 +129,7 @@ def resolve(
 ) -> tuple[np.ndarray, bool, ConvGeometry]:
     """Check shapes and hyper-parameters; return ``(x4, unbatched, geometry)``."""
     x4, unbatched = _batched(x)
-    _check_weight(w)
+    check_weight(w)
     stride_hw = normalize_pair(stride, "stride", minimum=1)
     dilation_hw = normalize_pair(dilation, "dilation", minimum=1)
     N, H, W, C = x4.shape
@@ -178,5 +180,7 @@ def check_learning_rate(lr: object) -> float:
         raise TypeError(f"learning rate must be a real number, got {lr!r} ({type(lr).__name__})")
     value = float(lr)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"learning rate must be finite and >= 0, got {lr!r}")
+        raise ValueError(
+            f"learning rate must be finite and >= 0, got {lr}"
+        )  # str: -inf, not np.float64(-inf)
     return value

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Activation, get_activation
-from .checks import as_float_array, check_bias, check_learning_rate
+from .checks import as_float_array, check_bias, check_learning_rate, check_weight
 from .conv import IntOrPair, conv2d_backward, conv2d_forward
 from .geometry import PaddingSpec, normalize_padding, normalize_pair
 
@@ -63,8 +63,7 @@ class Conv2D:
         activation: str | Activation = "identity",
     ) -> None:
         w = as_float_array(w, "weight")
-        if w.ndim != 4:
-            raise ValueError(f"weight must be 4-D (KH, KW, C, F), got shape {w.shape}")
+        check_weight(w)  # the same message as conv2d_forward's, zero-sized weights included
         self.w = np.array(w, copy=True)
         bias = check_bias(b, w.shape[3])
         self.b = (
@@ -98,6 +97,8 @@ class Conv2D:
     ) -> Conv2D:
         """A layer with He-normal weights (std ``sqrt(2 / (KH*KW*C))``) and zero bias."""
         kh, kw = normalize_pair(kernel, "kernel", minimum=1)
+        in_channels = normalize_pair(in_channels, "in_channels", minimum=1)[0]
+        out_channels = normalize_pair(out_channels, "out_channels", minimum=1)[0]
         fan_in = kh * kw * in_channels
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(kh, kw, in_channels, out_channels))
         return cls(w.astype(dtype), None, **kwargs)  # type: ignore[arg-type]
@@ -108,7 +109,9 @@ class Conv2D:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``f^l = h(conv(x, w) + b)``; keeps ``x`` and ``y`` for :meth:`backward`."""
         y = conv2d_forward(x, self.w, self.b, **self._conv_args())
-        self._x = as_float_array(x, "input")
+        # A copy: backward must see the input of this forward pass even if the caller
+        # reuses (writes into) its buffer in between, or dw would be silently wrong.
+        self._x = np.array(as_float_array(x, "input"), copy=True)
         self._y = y
         self.delta = self.dw = self.db = None
         return self.h(y)
