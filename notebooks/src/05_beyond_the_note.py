@@ -1,4 +1,5 @@
 # Notebook source (percent format), built by scripts/regenerate_notebooks.py.
+# ruff: noqa: E501  (markdown cells keep long lines: tables and formulas)
 
 # %% [markdown]
 # # 05 · Beyond the note: padding, dilation, batch, the transposed convolution, receptive fields

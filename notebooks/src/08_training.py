@@ -1,4 +1,5 @@
-# Source of notebooks/08_training.ipynb (percent format; build with scripts/regenerate_notebooks.py).
+# Notebook source (percent format), built by scripts/regenerate_notebooks.py.
+# ruff: noqa: E501  (markdown cells keep long lines: tables and formulas)
 
 # %% [markdown]
 # # 08 · Training a small CNN with the note's gradient step
