@@ -39,9 +39,10 @@ def _pyplot():
     return plt
 
 
-def notebook_setup(dpi: int = 80) -> None:
+def notebook_setup(dpi: int = 80):
     """Quiet, reproducible figures: PNG only, fixed resolution, no font-cache chatter.
 
+    Returns ``matplotlib.pyplot``.  Call it before anything imports matplotlib:
     matplotlib logs a warning ("building the font cache", "created a temporary
     cache directory") on first use in a fresh environment; in a notebook it
     lands in stderr, which nbval compares, so matplotlib's logger is set to
@@ -64,6 +65,7 @@ def notebook_setup(dpi: int = 80) -> None:
         set_matplotlib_formats("png")
     except ImportError:  # pragma: no cover - plain Python
         pass
+    return plt
 
 
 def _text_colour(value: float, lo: float, hi: float, symmetric: bool) -> str:

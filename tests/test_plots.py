@@ -32,7 +32,7 @@ def test_import_does_not_load_matplotlib():
 
 
 def test_notebook_setup_quiets_matplotlib_and_fixes_resolution():
-    plots.notebook_setup(dpi=72)
+    assert plots.notebook_setup(dpi=72) is plt
     assert logging.getLogger("matplotlib").level == logging.ERROR
     assert plt.rcParams["figure.dpi"] == 72 and plt.rcParams["savefig.dpi"] == 72
 

@@ -15,7 +15,6 @@
 # \qquad O_H = \left\lfloor \frac{H + p_t + p_b - d_h (K_H-1) - 1}{s_h} \right\rfloor + 1$$
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
 from convlib import conv2d_backward, conv2d_forward
@@ -24,7 +23,7 @@ from convlib.geometry import output_size, same_padding
 from convlib.oracles import jax_conv2d_backward, jax_conv2d_forward
 from convlib.plots import grids, heatmap, notebook_setup
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 rng = np.random.default_rng(5)
 
 # %% [markdown]

@@ -25,7 +25,6 @@ import timeit
 from functools import partial
 
 import jax
-import matplotlib.pyplot as plt
 import numpy as np
 
 from convlib import conv2d_backward, conv2d_forward, reference
@@ -35,7 +34,7 @@ from convlib.im2col import col2im, im2col, pad_input, window
 from convlib.oracles import jax_conv2d_forward
 from convlib.plots import grids, heatmap, notebook_setup, timings
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 
 # %% [markdown]
 # ## A small layer

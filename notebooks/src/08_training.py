@@ -19,13 +19,12 @@
 # [`convlib/plots.py`](../convlib/plots.py).
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
 from convlib.plots import heatmap, kernels, notebook_setup, training_curves
 from convlib.training import accuracy, digits_cnn, load_digits_split, softmax_cross_entropy, train
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 
 # %% [markdown]
 # ## The data
