@@ -31,8 +31,9 @@ How the code runs it fast (issue 5)
 -----------------------------------
 - ``X`` is never built whole: rows of ``X`` are independent, so the forward pass
   and ``dW`` take ``X`` one cache-sized block of rows at a time
-  (:func:`convlib.im2col.im2col_blocks`): ``Y[block] = X[block] @ Wm`` written in
-  place, and ``dW = sum over blocks of X[block].T @ dY[block]``.
+  (:func:`convlib.im2col.block_spans`): ``Y[block] = X[block] @ Wm`` written in
+  place, and ``dW = sum over blocks of X[block].T @ dY[block]``.  The blocks are
+  shared out to as many threads as BLAS may use (:mod:`convlib.parallel`).
 - ``dx`` is not computed as ``col2im(dY @ Wm.T)``: the scatter-add of ``col2im``
   runs far below matrix-product speed, worst with stride > 1.  Instead ``dx`` is
   split into ``sh*sw`` stride phases, each a dense stride-1 correlation of ``dy``
@@ -52,7 +53,8 @@ import numpy as np
 
 from .checks import ConvGeometry, as_float_array, check_bias, check_output_grad, resolve, result_dtype
 from .geometry import PaddingSpec
-from .im2col import im2col_blocks, pad_input, pad_spatial, window_view, windows
+from .im2col import pad_input, pad_spatial, window_view, windows
+from .parallel import run_blocks
 from .phases import axis_phases, dy_padding
 
 __all__ = ["conv2d_forward", "conv2d_backward"]
@@ -149,13 +151,16 @@ def _forward(x4: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: ConvGeom
     """``Y = X @ Wm + b``, one block of im2col rows at a time: (N, OH, OW, F)."""
     K = g.KH * g.KW * g.C
     wm = w.astype(dtype, copy=False).reshape(K, g.F)  # (KH*KW*C, F)
+    b = None if bias is None else bias.astype(dtype, copy=False)  # (F,)
     y = np.empty(g.out_shape, dtype)  # (N, OH, OW, F)
-    view = windows(pad_input(x4, g, dtype), g)  # (N, OH, OW, KH, KW, C), no copy
-    for ns, rs, cols in im2col_blocks(view):  # cols: (rows, KH*KW*C)
+
+    def block(t: int, ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
         out = y[ns, rs].reshape(-1, g.F)  # (rows, F), a view: blocks are whole output rows
         np.matmul(cols, wm, out=out)
-        if bias is not None:
-            out += bias.astype(dtype, copy=False)
+        if b is not None:
+            out += b
+
+    run_blocks([(windows(pad_input(x4, g, dtype), g), block)])  # windows: (N, OH, OW, KH, KW, C), no copy
     return y
 
 
@@ -163,12 +168,19 @@ def _weight_grad(dy4: np.ndarray, x4: np.ndarray, g: ConvGeometry, dtype) -> tup
     """``dW = X.T @ dY`` summed block by block, and ``db = sum of dY``: (KH, KW, C, F), (F,)."""
     K = g.KH * g.KW * g.C
     dy4 = np.ascontiguousarray(dy4, dtype)  # (N, OH, OW, F)
+    partial: dict[int, np.ndarray] = {}  # thread t's sum of its blocks' X.T @ dY, (K, F)
+
+    def block(t: int, ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
+        prod = cols.T @ dy4[ns, rs].reshape(-1, g.F)  # (K, rows) (rows, F) -> (K, F)
+        if t in partial:
+            partial[t] += prod
+        else:
+            partial[t] = prod
+
+    run_blocks([(windows(pad_input(x4, g, dtype), g), block)])  # windows: (N, OH, OW, KH, KW, C), no copy
     dw = np.zeros((K, g.F), dtype)  # (KH*KW*C, F)
-    part = np.empty_like(dw)  # (KH*KW*C, F)
-    view = windows(pad_input(x4, g, dtype), g)  # (N, OH, OW, KH, KW, C), no copy
-    for ns, rs, cols in im2col_blocks(view):  # cols: (rows, KH*KW*C)
-        np.matmul(cols.T, dy4[ns, rs].reshape(-1, g.F), out=part)  # (K, rows) (rows, F) -> (K, F)
-        dw += part
+    for t in sorted(partial):  # a fixed order: repeated calls give the same bits
+        dw += partial[t]
     db = dy4.sum(axis=(0, 1, 2))  # (F,)
     return dw.reshape(g.KH, g.KW, g.C, g.F), db  # (K, F) -> (KH, KW, C, F)
 
@@ -193,6 +205,7 @@ def _input_grad(dy4: np.ndarray, w: np.ndarray, g: ConvGeometry, dtype) -> np.nd
     dyp = pad_spatial(dy4, pad_h, pad_w, dtype)  # (N, pad + OH + pad, pad + OW + pad, F)
     w = w.astype(dtype, copy=False)
     dx = np.empty(g.in_shape, dtype)  # (N, H, W, C); every phase is written below
+    jobs = []  # one im2col job per phase with taps, all run together
     for ph in rows_ph:
         for pw in cols_ph:
             grid = dx[:, ph.rho :: sh, pw.rho :: sw, :]  # (N, count_h, count_w, C), this phase's pixels
@@ -212,10 +225,20 @@ def _input_grad(dy4: np.ndarray, w: np.ndarray, g: ConvGeometry, dtype) -> np.nd
                 (JH, JW),
                 (ph.step, pw.step),
             )  # (N, count_h, count_w, JH, JW, F), no copy
-            for ns, rs, cols in im2col_blocks(view):  # cols: (rows, JH*JW*F)
-                if sh == sw == 1:  # one phase: the grid is dx itself, write in place
-                    np.matmul(cols, wm, out=dx[ns, rs].reshape(-1, g.C))  # (rows, C)
-                else:  # a strided grid: multiply, then copy into place
-                    block = grid[ns, rs]  # (n, r, count_w, C), strided view of dx
-                    block[...] = (cols @ wm).reshape(block.shape)  # (rows, C) -> (n, r, count_w, C)
+            jobs.append((view, _phase_block(dx, grid, wm, direct=(sh == sw == 1))))
+    run_blocks(jobs)
     return dx
+
+
+def _phase_block(dx: np.ndarray, grid: np.ndarray, wm: np.ndarray, *, direct: bool):
+    """The work on one im2col block of a phase: ``grid[block] = cols @ wm``."""
+    C = dx.shape[3]
+
+    def block(t: int, ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, JH*JW*F)
+        if direct:  # stride 1: one phase, the grid is dx itself, write in place
+            np.matmul(cols, wm, out=dx[ns, rs].reshape(-1, C))  # (rows, C)
+        else:  # a strided grid: multiply, then copy into place
+            part = grid[ns, rs]  # (n, r, count_w, C), strided view of dx
+            part[...] = (cols @ wm).reshape(part.shape)  # (rows, C) -> (n, r, count_w, C)
+
+    return block

@@ -18,13 +18,15 @@ output pixel and one kernel row ``i'``, the ``KW*C`` numbers ``(j', k')`` are
 consecutive in memory when the horizontal dilation is 1, and NumPy copies them as
 one run.  :func:`im2col_blocks` copies that view block by block into one small
 buffer that stays in the CPU cache and is reused; the caller multiplies each
-block right away.  A full im2col matrix (``N*OH*OW*KH*KW*C`` numbers, often
-50-500 MB) is never built, so there is no page-faulting on a fresh buffer and the
-peak extra memory is one block.
+block right away (:mod:`convlib.parallel` runs the blocks on several threads).
+A full im2col matrix (``N*OH*OW*KH*KW*C`` numbers, often 50-500 MB) is never
+built, so there is no page-faulting on a fresh buffer and the peak extra memory
+is one block per thread.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,7 +36,9 @@ from .checks import ConvGeometry
 
 __all__ = [
     "BLOCK_BYTES",
+    "block_spans",
     "col2im",
+    "copy_block",
     "im2col",
     "im2col_blocks",
     "pad_input",
@@ -136,36 +140,53 @@ def col2im(dcols: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     return dxp[:, top : top + geom.H, left : left + geom.W, :]
 
 
+def block_spans(
+    view_shape: tuple[int, ...], itemsize: int, block_bytes: int | None = None, min_blocks: int = 1
+) -> list[tuple[slice, slice]]:
+    """Split the outputs (N, OH) of a window view of shape (N, OH, OW, KH, KW, C) into
+    blocks whose im2col matrix takes about ``block_bytes`` (default :data:`BLOCK_BYTES`),
+    and into at least ``min_blocks`` blocks when there are that many output rows.
+
+    A block is ``(ns, rs)``: several whole samples (``rs`` all rows), or some rows of
+    one sample.  Either way the block's outputs ``y[ns, rs]`` of a C-contiguous
+    (N, OH, OW, F) array are themselves C-contiguous, so a matrix product can write
+    into them in place.
+    """
+    N, OH, OW, KH, KW, C = view_shape
+    block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
+    rows = block_bytes // max(1, OW * KH * KW * C * itemsize)  # output rows per block
+    rows = max(1, min(rows, -(-N * OH // min_blocks)))  # ceil division
+    if rows >= OH:
+        per = rows // OH  # whole samples per block
+        return [(slice(n, min(N, n + per)), slice(0, OH)) for n in range(0, N, per)]
+    return [(slice(n, n + 1), slice(i, min(OH, i + rows))) for n in range(N) for i in range(0, OH, rows)]
+
+
+def copy_block(
+    view: np.ndarray, ns: slice, rs: slice, buf: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """im2col of one block: ``view[ns, rs]`` copied into ``buf`` (grown if too small).
+
+    Returns ``(cols, buf)`` with ``cols`` the matrix (rows, KH*KW*C), a view of ``buf``.
+    """
+    src = view[ns, rs]  # (n, r, OW, KH, KW, C), strided
+    if buf is None or buf.size < src.size:
+        buf = np.empty(src.size, view.dtype)
+    cols = buf[: src.size].reshape(src.shape)  # (n, r, OW, KH, KW, C), contiguous
+    np.copyto(cols, src)
+    return cols.reshape(-1, math.prod(src.shape[3:])), buf  # (n*r*OW, KH*KW*C)
+
+
 def im2col_blocks(
     view: np.ndarray, block_bytes: int | None = None
 ) -> Iterator[tuple[slice, slice, np.ndarray]]:
-    """im2col of a window view, one cache-sized block at a time.
+    """im2col of a window view, one cache-sized block at a time, in the calling thread.
 
-    ``view`` is (N, OH, OW, KH, KW, C) as from :func:`window_view`.  Yields
-    ``(ns, rs, cols)``: the block covers samples ``ns`` and output rows ``rs``
-    (several whole samples, or some rows of one sample), and ``cols`` is
-    ``view[ns, rs]`` copied into a reused buffer and reshaped to the matrix
-    (len(ns)*len(rs)*OW, KH*KW*C).  The buffer is overwritten by the next block.
-    ``block_bytes`` defaults to the module's :data:`BLOCK_BYTES` at call time.
-
-    The blocks are whole output rows in order, so ``y[ns, rs]`` of a C-contiguous
-    (N, OH, OW, F) array is itself C-contiguous and a matrix product can write into it.
+    Yields ``(ns, rs, cols)`` for every block of :func:`block_spans`, ``cols`` the
+    matrix (rows, KH*KW*C) in one reused buffer (overwritten by the next block).
+    :func:`convlib.parallel.run_blocks` does the same on several threads.
     """
-    N, OH, OW, KH, KW, C = view.shape
-    K = KH * KW * C
-    block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
-    rows = max(1, block_bytes // max(1, OW * K * view.dtype.itemsize))  # output rows per block
-    if rows >= OH:
-        per = rows // OH  # whole samples per block
-        spans = [(slice(n, min(N, n + per)), slice(0, OH)) for n in range(0, N, per)]
-    else:
-        spans = [(slice(n, n + 1), slice(i, min(OH, i + rows))) for n in range(N) for i in range(0, OH, rows)]
-    if not spans:
-        return
-    largest = max((ns.stop - ns.start) * (rs.stop - rs.start) for ns, rs in spans)
-    buf = np.empty(largest * OW * K, view.dtype)  # reused by every block
-    for ns, rs in spans:
-        src = view[ns, rs]  # (n, r, OW, KH, KW, C), strided
-        cols = buf[: src.size].reshape(src.shape)  # (n, r, OW, KH, KW, C), contiguous
-        np.copyto(cols, src)
-        yield ns, rs, cols.reshape(-1, K)  # (n*r*OW, KH*KW*C)
+    buf = None
+    for ns, rs in block_spans(view.shape, view.dtype.itemsize, block_bytes):
+        cols, buf = copy_block(view, ns, rs, buf)
+        yield ns, rs, cols

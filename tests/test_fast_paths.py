@@ -253,3 +253,32 @@ def test_large_arrays_span_several_default_blocks():
     dcols = (dy.reshape(-1, 8) @ w.reshape(-1, 8).T).reshape(4, 32, 31, 3, 3, 24)  # (N, OH, OW, KH, KW, C)
     assert_bitwise(dx, im2col_module.col2im(dcols, g), "dx")
     assert_bitwise(dw, (cols.T @ dy.reshape(-1, 8)).reshape(w.shape), "dw")
+
+
+# --------------------------------------------------------------------------- threads (convlib.parallel)
+
+
+def test_serial_and_threaded_blocks_agree_and_repeat_bitwise(monkeypatch):
+    """Tiny blocks shared out to the BLAS thread count, and to one thread: integer
+    inputs give the same bits either way; float inputs repeat bitwise call after call
+    (each thread's share of the blocks is fixed, so is the order of dW's sums)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from convlib.parallel import blas_threads
+
+    monkeypatch.setattr(im2col_module, "BLOCK_BYTES", 500)
+    rng = np.random.default_rng(9)
+    geom = (3, 11, 10, 3, 4, 3, 3, 2, 1, 1)
+    (x, w, b, dy), conv = _arrays(geom, rng, integer=True)
+    threads_before = blas_threads()
+    threaded = (conv2d_forward(x, w, b, **conv), *conv2d_backward(dy, x, w, **conv))
+    assert blas_threads() == threads_before  # BLAS threads restored after the pass
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert blas_threads() == 1
+        serial = (conv2d_forward(x, w, b, **conv), *conv2d_backward(dy, x, w, **conv))
+    for a, s in zip(threaded, serial, strict=True):
+        assert_bitwise(a, s, "threaded vs serial")
+    (x, w, b, dy), conv = _arrays(geom, rng, integer=False)
+    first = conv2d_backward(dy, x, w, **conv)
+    for _ in range(3):
+        for a, s in zip(conv2d_backward(dy, x, w, **conv), first, strict=True):
+            assert_bitwise(a, s, "repeated call")

@@ -1,0 +1,131 @@
+"""Running the im2col blocks of one pass on several threads.
+
+Why not simply let BLAS parallelise each block's matrix product?  Measured on the
+2-core benchmark machine (benchmarks/RESULTS.md): a block's product is small, so
+every call wakes and joins the BLAS threads, and the im2col copy between products
+runs on one core.  When the machine is busy with anything else, each join waits
+for a descheduled BLAS thread, and a pass of a hundred blocks ran 3-8x slower
+than one big product.  So instead each of ``T`` threads takes a contiguous share
+of the blocks and does copy + product on its own, with BLAS single-threaded while
+the pass runs (NumPy releases the GIL in ``copyto`` and ``matmul``).
+
+``T`` is the number of threads NumPy's BLAS is allowed (read with threadpoolctl),
+so ``threadpoolctl.threadpool_limits(1)`` makes convlib serial as well.  Without
+threadpoolctl installed, or with a single block, the blocks run in the calling
+thread and BLAS threads each product itself.
+
+Every thread's share of the blocks is fixed by ``T`` (not by timing), so a pass
+sums in the same order on every call: repeated calls are bitwise identical.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+
+from .im2col import block_spans, copy_block
+
+__all__ = ["blas_threads", "run_blocks"]
+
+try:  # optional: without it convlib runs the blocks serially
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover - depends on the environment
+    ThreadpoolController = None
+
+_lock = threading.Lock()
+_state = {"controller": None, "pool": None, "active": 0, "limiter": None}
+
+
+def _numpy_blas():
+    """threadpoolctl's controllers of the BLAS library NumPy uses (empty without threadpoolctl)."""
+    if ThreadpoolController is None:
+        return []
+    with _lock:
+        if _state["controller"] is None:
+            _state["controller"] = ThreadpoolController().select(user_api="blas")
+    libs = _state["controller"].lib_controllers
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    own = [lib for lib in libs if "numpy" in os.path.relpath(lib.filepath, numpy_dir).split(os.sep)[0]]
+    return own or libs
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS may use now (1 if threadpoolctl cannot tell)."""
+    libs = _numpy_blas()
+    return max([1] + [lib.num_threads for lib in libs])
+
+
+@contextmanager
+def _single_threaded_blas():
+    """BLAS on one thread while any pass runs its own threads; the first pass to
+    enter sets it, the last to leave restores the previous setting."""
+    with _lock:
+        if _state["active"] == 0:
+            _state["limiter"] = _state["controller"].limit(limits=1)
+        _state["active"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["active"] -= 1
+            if _state["active"] == 0:
+                _state["limiter"].restore_original_limits()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    with _lock:
+        pool = _state["pool"]
+        if pool is None or pool._max_workers < workers:
+            pool = _state["pool"] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convlib")
+        return pool
+
+
+Work = Callable[[int, slice, slice, np.ndarray], None]
+
+# Below this much im2col data a pass runs in the calling thread: handing blocks to
+# another thread costs tens of microseconds, as much as such a pass itself.
+PARALLEL_MIN_BYTES = 256 << 10
+
+
+def run_blocks(jobs: list[tuple[np.ndarray, Work]], block_bytes: int | None = None) -> None:
+    """Call ``work(t, ns, rs, cols)`` for every im2col block of every ``(view, work)`` job.
+
+    ``view`` is a window view (N, OH, OW, KH, KW, C); ``cols`` is its block
+    ``view[ns, rs]`` as a contiguous matrix (rows, KH*KW*C) in thread ``t``'s own
+    buffer (overwritten by its next block).  ``work`` must write only to places no
+    other block writes (its output rows, or an accumulator of its own ``t``).  The
+    blocks of all jobs together are split into ``T`` contiguous shares, one per
+    thread, so several small jobs (the stride phases of ``dx``) also run in parallel.
+    """
+    total = sum(view.size * view.dtype.itemsize for view, _ in jobs)
+    threads = blas_threads() if total >= PARALLEL_MIN_BYTES else 1
+    # At least one block per thread for each job that is large enough to split.
+    tasks = [
+        (view, work, ns, rs)
+        for view, work in jobs
+        for ns, rs in block_spans(view.shape, view.dtype.itemsize, block_bytes, min_blocks=threads)
+    ]
+    T = min(threads, len(tasks))
+
+    def share(t: int) -> None:
+        buf = None
+        for view, work, ns, rs in tasks[t * len(tasks) // T : (t + 1) * len(tasks) // T]:
+            cols, buf = copy_block(view, ns, rs, buf)  # (rows, KH*KW*C)
+            work(t, ns, rs, cols)
+
+    if T == 1:
+        share(0)
+    if T <= 1:
+        return  # one thread, or no block at all (N = 0)
+    with _single_threaded_blas():
+        futures = [_pool(T - 1).submit(share, t) for t in range(1, T)]
+        try:
+            share(0)  # the calling thread takes the first share
+        finally:
+            for f in futures:
+                f.result()  # waits, and re-raises an exception from a worker
