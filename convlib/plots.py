@@ -285,20 +285,25 @@ def training_curves(loss: Sequence[float], train_acc: Sequence[float], test_acc:
     return fig
 
 
-def kernels(w: np.ndarray, *, channel: int = 0, title: str = "", size: float = 1.1):
-    """The F kernels ``w[:, :, channel, f]`` of a (KH, KW, C, F) weight as small images."""
+def kernels(w: np.ndarray, *, channel: int = 0, title: str = "", size: float = 1.1, columns: int = 8):
+    """The F kernels ``w[:, :, channel, f]`` of a (KH, KW, C, F) weight as small images, ``columns`` per row."""
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 4:
         raise ValueError(f"w must be (KH, KW, C, F), got shape {w.shape}")
     F = w.shape[3]
+    ncols = min(F, columns)
+    nrows = -(-F // ncols)
     plt = _pyplot()
-    fig, axes = plt.subplots(1, F, figsize=(size * F, size + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
     big = float(np.max(np.abs(w[:, :, channel, :]))) or 1.0
-    for f, ax in enumerate(axes[0]):
-        ax.imshow(w[:, :, channel, f], cmap="RdBu_r", vmin=-big, vmax=big)
+    for number, ax in enumerate(axes.ravel()):
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"f={f}", fontsize=7)
+        if number >= F:
+            ax.set_axis_off()
+            continue
+        ax.imshow(w[:, :, channel, number], cmap="RdBu_r", vmin=-big, vmax=big)
+        ax.set_title(f"f={number}", fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

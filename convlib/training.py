@@ -176,7 +176,7 @@ def accuracy(net: Sequential, x: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(pred == lab))
 
 
-def digits_cnn(rng: np.random.Generator, *, channels: tuple[int, int] = (8, 16)) -> Sequential:
+def digits_cnn(rng: np.random.Generator, *, channels: tuple[int, int] = (16, 32)) -> Sequential:
     """The small CNN for 8x8 digits (10 classes)::
 
     (N, 8, 8, 1)  --3x3 'same', relu-->            (N, 8, 8, c1)
@@ -217,15 +217,20 @@ def train(
     lr: float,
     batch_size: int,
     rng: np.random.Generator,
+    lr_decay: float = 1.0,
 ) -> History:
     """Mini-batch SGD with the note's gradient step; returns the :class:`History`.
 
     Each epoch shuffles the training set with ``rng``, and for every batch runs
-    forward, :func:`softmax_cross_entropy`, backward and :meth:`Sequential.step`.
+    forward, :func:`softmax_cross_entropy`, backward and :meth:`Sequential.step`
+    with learning rate ``lr * lr_decay**epoch`` (epoch 0, 1, ...): the step is
+    the note's ``w <- w - alpha * dw`` with a step size that shrinks per epoch.
     ``x_*`` are (N, H, W, C), ``y_*`` integer labels (N,).  Entry 0 of the
     history is the untrained network (its loss on the whole training set).
     """
     lr = check_learning_rate(lr)
+    if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float)) or not 0 < lr_decay <= 1:
+        raise ValueError(f"lr_decay must be a number in (0, 1], got {lr_decay!r}")
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -242,7 +247,8 @@ def train(
         history.test_accuracy.append(accuracy(net, x_test, y_test))
 
     record(softmax_cross_entropy(net.logits(x_train), y_train)[0])
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        alpha = lr * lr_decay**epoch
         order = rng.permutation(n)
         total, seen = 0.0, 0
         # Full batches only: a short last batch would weigh each of its samples
@@ -251,7 +257,7 @@ def train(
             batch = order[start : start + batch_size]
             loss, dlogits = softmax_cross_entropy(net.logits(x_train[batch]), y_train[batch])
             net.backward(dlogits)
-            net.step(lr)
+            net.step(alpha)
             total += loss * len(batch)
             seen += len(batch)
         record(total / seen if seen else float("nan"))

@@ -108,6 +108,8 @@ def test_training_curves_kernels_timings():
     assert "95.0%" in fig.axes[1].get_title()
     fig = plots.kernels(np.zeros((3, 3, 2, 5)))
     assert len(fig.axes) == 5
+    fig = plots.kernels(np.zeros((3, 3, 1, 10)), columns=4)  # 3 rows of 4, the last two panels empty
+    assert len(fig.axes) == 12 and sum(ax.axison for ax in fig.axes) == 10
     with pytest.raises(ValueError):
         plots.kernels(np.zeros((3, 3, 2)))
     fig = plots.timings({"a": 1e-3, "b": 2e-2})

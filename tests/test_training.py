@@ -213,6 +213,8 @@ def test_train_with_zero_learning_rate_changes_nothing():
         ({"epochs": 1, "lr": 0.1, "batch_size": 0}, ValueError),
         ({"epochs": 1, "lr": -0.1, "batch_size": 4}, ValueError),
         ({"epochs": 1.5, "lr": 0.1, "batch_size": 4}, ValueError),
+        ({"epochs": 1, "lr": 0.1, "batch_size": 4, "lr_decay": 0.0}, ValueError),
+        ({"epochs": 1, "lr": 0.1, "batch_size": 4, "lr_decay": 1.5}, ValueError),
     ],
 )
 def test_train_rejects_bad_settings(kwargs, error):
@@ -240,4 +242,4 @@ def test_digits_split_is_stratified_scaled_and_reproducible():
 def test_digits_cnn_shapes():
     net = digits_cnn(np.random.default_rng(8))
     assert net.logits(np.zeros((3, 8, 8, 1))).shape == (3, 10)
-    assert [layer.w.shape for layer in net.layers] == [(3, 3, 1, 8), (3, 3, 8, 16), (4, 4, 16, 10)]
+    assert [layer.w.shape for layer in net.layers] == [(3, 3, 1, 16), (3, 3, 16, 32), (4, 4, 32, 10)]
