@@ -286,7 +286,7 @@ def training_curves(loss: Sequence[float], train_acc: Sequence[float], test_acc:
 
 
 def kernels(w: np.ndarray, *, channel: int = 0, title: str = "", size: float = 1.1, columns: int = 8):
-    """The F kernels ``w[:, :, channel, f]`` of a (KH, KW, C, F) weight as small images, ``columns`` per row."""
+    """The F kernels ``w[:, :, channel, f]`` of a (KH, KW, C, F) weight, ``columns`` images per row."""
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 4:
         raise ValueError(f"w must be (KH, KW, C, F), got shape {w.shape}")
