@@ -231,6 +231,34 @@ def check_adjoint(x, w, g, what: str = "", **conv) -> None:
     assert_within(lhs, float(np.sum(w * dw)), (n_y + n_w) * S, f"{what} <y,g> = <w,dw>")
 
 
+def tap_oracle(x, w, dy, stride, padding):
+    """Exact ``(y, dx, dw, db)`` in int64 arithmetic, one kernel tap at a time (no dilation).
+
+    Independent of convlib's array code: for tap ``(a, c)`` the outputs read the strided
+    slice ``xp[a : a + s*(OH-1) + 1 : s, c : ...]`` of the padded input, so
+    ``y += slice @ w[a, c]``, ``dxp[slice] += dy @ w[a, c].T`` and
+    ``dw[a, c] = sum over (n, i, j) of slice^T dy``.  Integers: no rounding at all.
+    """
+    x, w, dy = (np.asarray(a).astype(np.int64) for a in (x, w, dy))
+    (top, bottom), (left, right) = padding
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # (N, Hp, Wp, C)
+    KH, KW, C, F = w.shape
+    N, OH, OW, _ = dy.shape
+    sh, sw = stride
+    y = np.zeros((N, OH, OW, F), np.int64)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for a in range(KH):
+        for c in range(KW):
+            rows, cols = slice(a, a + sh * (OH - 1) + 1, sh), slice(c, c + sw * (OW - 1) + 1, sw)
+            window = xp[:, rows, cols]  # (N, OH, OW, C)
+            y += window @ w[a, c]  # (N, OH, OW, C) @ (C, F)
+            dxp[:, rows, cols] += dy @ w[a, c].T  # (N, OH, OW, F) @ (F, C)
+            dw[a, c] = np.tensordot(window, dy, axes=([0, 1, 2], [0, 1, 2]))  # (C, F)
+    dx = dxp[:, top : top + x.shape[1], left : left + x.shape[2]]  # (N, H, W, C)
+    return y, dx, dw, dy.sum(axis=(0, 1, 2))
+
+
 def integer_arrays(rng: np.random.Generator, *shapes, low: int = -8, high: int = 8):
     """Integer-valued float64 arrays (the exact tier: every partial sum is representable)."""
     return [rng.integers(low, high + 1, size=s).astype(np.float64) for s in shapes]

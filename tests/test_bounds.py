@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_bitwise, assert_within, jax_forward_backward, resolved
+from conftest import assert_bitwise, assert_within, jax_forward_backward, resolved, tap_oracle
 
 from convlib import conv2d_backward, conv2d_forward
 from convlib.bounds import backward_bounds, forward_bound, gamma, unit_roundoff, worst_ratio
@@ -45,25 +45,10 @@ def test_worst_ratio_semantics():
         worst_ratio(np.zeros(2), np.zeros(3), 1.0)
 
 
-def _int64_conv(x, w, stride, pad):
-    """Exact integer convolution in int64 (no rounding at all), an independent oracle."""
-    xp = np.pad(x, ((0, 0), pad[0], pad[1], (0, 0)))  # (N, Hp, Wp, C)
-    KH, KW, _, F = w.shape
-    OH = (xp.shape[1] - KH) // stride[0] + 1
-    OW = (xp.shape[2] - KW) // stride[1] + 1
-    y = np.zeros((x.shape[0], OH, OW, F), np.int64)
-    for a in range(KH):
-        for c in range(KW):
-            win = xp[
-                :, a : a + stride[0] * (OH - 1) + 1 : stride[0], c : c + stride[1] * (OW - 1) + 1 : stride[1]
-            ]
-            y += win @ w[a, c]  # (N, OH, OW, C) @ (C, F) -> (N, OH, OW, F)
-    return y
+UNDILATED = [c for c in HARD_CONFIGS if c.dilation == 1 and not isinstance(c.padding, str)]
 
 
-@pytest.mark.parametrize(
-    "cfg", [c for c in HARD_CONFIGS if c.dilation == 1 and not isinstance(c.padding, str)]
-)
+@pytest.mark.parametrize("cfg", UNDILATED, ids=[c.label for c in UNDILATED])
 def test_the_exact_tier_premise(cfg):
     # |x|, |w| <= 8 and reduction lengths up to 64*3*3: every partial sum is an integer
     # below 2**53, so float64 computes it exactly, in any order.
@@ -71,7 +56,7 @@ def test_the_exact_tier_premise(cfg):
     x, w, _ = cfg.arrays(rng, integer=True)
     x4 = x if x.ndim == 4 else x[np.newaxis]
     geom = resolved(x4.shape, w.shape, **cfg.kwargs)
-    exact = _int64_conv(x4.astype(np.int64), w.astype(np.int64), geom.stride, geom.padding)
+    exact = tap_oracle(x4, w, np.zeros(geom.out_shape), geom.stride, geom.padding)[0]  # int64
     y = conv2d_forward(x4, w, **cfg.kwargs)
     assert np.abs(exact).max(initial=0) < 2**53
     assert_bitwise(y, exact.astype(np.float64), cfg.label)

@@ -30,6 +30,7 @@ from conftest import (
     geometries,
     integer_arrays,
     resolved,
+    tap_oracle,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -200,11 +201,13 @@ def test_hypothesis_geometries_against_jax_and_reference(cfg, seed):
 # --------------------------------------------------------------------------- dense sweep
 
 # H 13..23 x W 13..16 x K 2..4 x s 1..3 x p 0..2: 1188 geometries, dense in remainder
-# cases.  Every one is checked against the loop reference (exact tier, N=1, C=F=1 so the
-# loops stay fast; channel mixing is covered by the grid and hypothesis), for the exact
-# zero pattern of dx, and for the adjoint identity.  JAX compiles once per shape (~0.25 s),
-# so it sees a subsample: for each (K, s, p), the first (H, W) with the largest unread
-# tail in both axes (27 geometries).
+# cases (N=1, C=2, F=2).  Every one is checked in the exact tier against tap_oracle (int64
+# arithmetic, one tap at a time), for the exact zero pattern of dx and for the adjoint
+# identity.  Subsamples, because the other oracles cost more per geometry:
+# - the loop reference (pure Python) sees every geometry with W == 13 + H % 4
+#   (11 of the 44 (H, W) pairs for each (K, s, p): 297 geometries);
+# - JAX (one compile per shape, ~0.25 s) sees, for each (K, s, p), the first (H, W) with
+#   the largest unread tail in both axes (27 geometries).
 SWEEP_H, SWEEP_W = range(13, 24), range(13, 17)
 
 
@@ -215,17 +218,23 @@ def _tails(H, W, K, s, p):
 @pytest.mark.parametrize(("K", "s"), list(itertools.product(range(2, 5), range(1, 4))))
 def test_dense_sweep(K, s):
     rng = np.random.default_rng(100 * K + s)
-    checked = 0
+    counts = {"all": 0, "loop reference": 0, "jax": 0}
     for p in range(3):
         conv = {"stride": s, "padding": p}
         pairs = list(itertools.product(SWEEP_H, SWEEP_W))
         jax_pick = max(pairs, key=lambda hw: min(_tails(*hw, K, s, p)))  # first of the largest
         for H, W in pairs:
-            x, w, b = integer_arrays(rng, (1, H, W, 1), (K, K, 1, 1), (1,))
+            x, w, b = integer_arrays(rng, (1, H, W, 2), (K, K, 2, 2), (2,))
             geom = resolved(x.shape, w.shape, **conv)
             dy = integer_arrays(rng, geom.out_shape)[0]
             what = f"H={H} W={W} K={K} s={s} p={p}"
-            _check_exact(x, w, b, dy, what, **conv)
+            y, dx, dw, db = conv2d_forward(x, w, **conv), *conv2d_backward(dy, x, w, **conv)
+            exact = tap_oracle(x, w, dy, geom.stride, geom.padding)
+            for ours, ex, name in zip((y, dx, dw, db), exact, ("y", "dx", "dw", "db"), strict=True):
+                assert_bitwise(ours, ex.astype(np.float64), f"{what} {name}")
+            if W == 13 + H % 4:
+                _check_exact(x, w, b, dy, what, **conv)
+                counts["loop reference"] += 1
 
             xf, wf, dyf = (
                 rng.standard_normal(x.shape),
@@ -238,5 +247,6 @@ def test_dense_sweep(K, s):
             if (H, W) == jax_pick:
                 yf = conv2d_forward(xf, wf, b, **conv)
                 check_against_jax(xf, wf, b, dyf, yf, dx, dw, db, what=what, **conv)
-            checked += 1
-    assert checked == len(SWEEP_H) * len(SWEEP_W) * 3
+                counts["jax"] += 1
+            counts["all"] += 1
+    assert counts == {"all": 3 * 44, "loop reference": 3 * 11, "jax": 3}
