@@ -79,6 +79,22 @@ def test_every_code_cell_was_executed_in_order_without_error(notebook):
             )
 
 
+def test_outputs_name_no_machine_specific_path_or_address(notebook):
+    """Text that nbval compares must not depend on where the project lives or on memory layout."""
+    path, nb = notebook
+    for cell in _code_cells(nb):
+        for output in cell.outputs:
+            texts = [output.get("text", "")] + [
+                v for k, v in output.get("data", {}).items() if k.startswith("text/")
+            ]
+            for text in texts:
+                text = "".join(text) if isinstance(text, list) else text
+                assert str(ROOT) not in text and "site-packages" not in text, f"{path.name} cell {cell.id}"
+                assert not re.search(r"at 0x[0-9a-fA-F]+", text), (
+                    f"{path.name} cell {cell.id} prints an address"
+                )
+
+
 def test_every_notebook_shows_a_png_and_no_svg(notebook):
     path, nb = notebook
     kinds = [set(o.get("data", {})) for c in _code_cells(nb) for o in c.outputs]

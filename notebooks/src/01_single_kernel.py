@@ -32,7 +32,7 @@ from convlib.im2col import im2col, pad_input
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup, outputs_feeding_inputs
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 
 # %% [markdown]
 # ## The worked example: the note's 3×3 input and 2×2 kernel

@@ -32,7 +32,7 @@ from convlib.configurations import HARD_CONFIGS
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 
 # %% [markdown]
 # ## Worked example: a 3×3 input with 2 channels, three 2×2 kernels

@@ -35,7 +35,7 @@ from convlib.oracles import (
 )
 from convlib.plots import grids, notebook_setup
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 
 # %% [markdown]
 # ## How many terms does each input pixel's gradient have?

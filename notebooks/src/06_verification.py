@@ -36,7 +36,7 @@ from convlib.oracles import finite_difference_backward, finite_difference_bound,
 from convlib.plots import error_vs_bound, notebook_setup, ratio_plot
 from convlib.verify import run_matrix
 
-notebook_setup()
+plt = notebook_setup()  # matplotlib.pyplot, configured
 
 # %% [markdown]
 # ## The grid
