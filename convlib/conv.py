@@ -154,7 +154,7 @@ def _forward(x4: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: ConvGeom
     b = None if bias is None else bias.astype(dtype, copy=False)  # (F,)
     y = np.empty(g.out_shape, dtype)  # (N, OH, OW, F)
 
-    def block(t: int, ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
+    def block(ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
         out = y[ns, rs].reshape(-1, g.F)  # (rows, F), a view: blocks are whole output rows
         np.matmul(cols, wm, out=out)
         if b is not None:
@@ -168,19 +168,15 @@ def _weight_grad(dy4: np.ndarray, x4: np.ndarray, g: ConvGeometry, dtype) -> tup
     """``dW = X.T @ dY`` summed block by block, and ``db = sum of dY``: (KH, KW, C, F), (F,)."""
     K = g.KH * g.KW * g.C
     dy4 = np.ascontiguousarray(dy4, dtype)  # (N, OH, OW, F)
-    partial: dict[int, np.ndarray] = {}  # thread t's sum of its blocks' X.T @ dY, (K, F)
+    partial: dict[tuple[int, int], np.ndarray] = {}  # each block's X.T @ dY, (K, F)
 
-    def block(t: int, ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
-        prod = cols.T @ dy4[ns, rs].reshape(-1, g.F)  # (K, rows) (rows, F) -> (K, F)
-        if t in partial:
-            partial[t] += prod
-        else:
-            partial[t] = prod
+    def block(ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
+        partial[ns.start, rs.start] = cols.T @ dy4[ns, rs].reshape(-1, g.F)  # (K, rows) (rows, F) -> (K, F)
 
     run_blocks([(windows(pad_input(x4, g, dtype), g), block)])  # windows: (N, OH, OW, KH, KW, C), no copy
     dw = np.zeros((K, g.F), dtype)  # (KH*KW*C, F)
-    for t in sorted(partial):  # a fixed order: repeated calls give the same bits
-        dw += partial[t]
+    for key in sorted(partial):  # block order, whichever thread ran it: the same bits every call
+        dw += partial[key]
     db = dy4.sum(axis=(0, 1, 2))  # (F,)
     return dw.reshape(g.KH, g.KW, g.C, g.F), db  # (K, F) -> (KH, KW, C, F)
 
@@ -234,7 +230,7 @@ def _phase_block(dx: np.ndarray, grid: np.ndarray, wm: np.ndarray, *, direct: bo
     """The work on one im2col block of a phase: ``grid[block] = cols @ wm``."""
     C = dx.shape[3]
 
-    def block(t: int, ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, JH*JW*F)
+    def block(ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, JH*JW*F)
         if direct:  # stride 1: one phase, the grid is dx itself, write in place
             np.matmul(cols, wm, out=dx[ns, rs].reshape(-1, C))  # (rows, C)
         else:  # a strided grid: multiply, then copy into place

@@ -5,17 +5,20 @@ Why not simply let BLAS parallelise each block's matrix product?  Measured on th
 every call wakes and joins the BLAS threads, and the im2col copy between products
 runs on one core.  When the machine is busy with anything else, each join waits
 for a descheduled BLAS thread, and a pass of a hundred blocks ran 3-8x slower
-than one big product.  So instead each of ``T`` threads takes a contiguous share
-of the blocks and does copy + product on its own, with BLAS single-threaded while
-the pass runs (NumPy releases the GIL in ``copyto`` and ``matmul``).
+than one big product.  So instead ``T`` threads take blocks from a shared list as
+they become free and do copy + product on their own, with BLAS single-threaded
+while the pass runs (NumPy releases the GIL in ``copyto`` and ``matmul``).  A
+thread that the operating system sets aside simply takes fewer blocks.
 
 ``T`` is the number of threads NumPy's BLAS is allowed (read with threadpoolctl),
 so ``threadpoolctl.threadpool_limits(1)`` makes convlib serial as well.  Without
-threadpoolctl installed, or with a single block, the blocks run in the calling
+threadpoolctl installed, or with little work, the blocks run in the calling
 thread and BLAS threads each product itself.
 
-Every thread's share of the blocks is fixed by ``T`` (not by timing), so a pass
-sums in the same order on every call: repeated calls are bitwise identical.
+Which thread runs a block changes from call to call, so a block's work must not
+depend on it: each block writes its own rows of the output, and ``dW`` keeps one
+partial sum per block and adds them in block order, so repeated calls are bitwise
+identical.
 """
 
 from __future__ import annotations
@@ -85,47 +88,58 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return pool
 
 
-Work = Callable[[int, slice, slice, np.ndarray], None]
+Work = Callable[[slice, slice, np.ndarray], None]
 
 # Below this much im2col data a pass runs in the calling thread: handing blocks to
 # another thread costs tens of microseconds, as much as such a pass itself.
 PARALLEL_MIN_BYTES = 256 << 10
+# Blocks per thread at least, so that the threads finish together.
+BLOCKS_PER_THREAD = 4
 
 
 def run_blocks(jobs: list[tuple[np.ndarray, Work]], block_bytes: int | None = None) -> None:
-    """Call ``work(t, ns, rs, cols)`` for every im2col block of every ``(view, work)`` job.
+    """Call ``work(ns, rs, cols)`` for every im2col block of every ``(view, work)`` job.
 
     ``view`` is a window view (N, OH, OW, KH, KW, C); ``cols`` is its block
-    ``view[ns, rs]`` as a contiguous matrix (rows, KH*KW*C) in thread ``t``'s own
-    buffer (overwritten by its next block).  ``work`` must write only to places no
-    other block writes (its output rows, or an accumulator of its own ``t``).  The
-    blocks of all jobs together are split into ``T`` contiguous shares, one per
-    thread, so several small jobs (the stride phases of ``dx``) also run in parallel.
+    ``view[ns, rs]`` as a contiguous matrix (rows, KH*KW*C) in the running thread's
+    own buffer (overwritten by its next block).  ``work`` must write only where no
+    other block writes (its own output rows, or a partial sum of its own).  The
+    blocks of all jobs go into one list, so several small jobs (the stride phases
+    of ``dx``) also run in parallel.
     """
     total = sum(view.size * view.dtype.itemsize for view, _ in jobs)
     threads = blas_threads() if total >= PARALLEL_MIN_BYTES else 1
-    # At least one block per thread for each job that is large enough to split.
     tasks = [
         (view, work, ns, rs)
         for view, work in jobs
-        for ns, rs in block_spans(view.shape, view.dtype.itemsize, block_bytes, min_blocks=threads)
+        for ns, rs in block_spans(
+            view.shape, view.dtype.itemsize, block_bytes, min_blocks=BLOCKS_PER_THREAD * threads
+        )
     ]
     T = min(threads, len(tasks))
+    if T == 0:
+        return  # no block at all (N = 0)
+    next_task = iter(range(len(tasks)))
+    take = threading.Lock()
 
-    def share(t: int) -> None:
+    def worker() -> None:
         buf = None
-        for view, work, ns, rs in tasks[t * len(tasks) // T : (t + 1) * len(tasks) // T]:
+        while True:
+            with take:
+                i = next(next_task, None)
+            if i is None:
+                return
+            view, work, ns, rs = tasks[i]
             cols, buf = copy_block(view, ns, rs, buf)  # (rows, KH*KW*C)
-            work(t, ns, rs, cols)
+            work(ns, rs, cols)
 
     if T == 1:
-        share(0)
-    if T <= 1:
-        return  # one thread, or no block at all (N = 0)
+        worker()
+        return
     with _single_threaded_blas():
-        futures = [_pool(T - 1).submit(share, t) for t in range(1, T)]
+        futures = [_pool(T - 1).submit(worker) for _ in range(T - 1)]
         try:
-            share(0)  # the calling thread takes the first share
+            worker()  # the calling thread works too
         finally:
             for f in futures:
                 f.result()  # waits, and re-raises an exception from a worker

@@ -261,7 +261,7 @@ def test_large_arrays_span_several_default_blocks():
 def test_serial_and_threaded_blocks_agree_and_repeat_bitwise(monkeypatch):
     """Tiny blocks shared out to the BLAS thread count, and to one thread: integer
     inputs give the same bits either way; float inputs repeat bitwise call after call
-    (each thread's share of the blocks is fixed, so is the order of dW's sums)."""
+    (dW adds its per-block sums in block order, whichever thread ran each block)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from convlib.parallel import blas_threads
 
