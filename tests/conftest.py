@@ -231,11 +231,11 @@ def check_adjoint(x, w, g, what: str = "", **conv) -> None:
     assert_within(lhs, float(np.sum(w * dw)), (n_y + n_w) * S, f"{what} <y,g> = <w,dw>")
 
 
-def tap_oracle(x, w, dy, stride, padding):
-    """Exact ``(y, dx, dw, db)`` in int64 arithmetic, one kernel tap at a time (no dilation).
+def tap_oracle(x, w, dy, stride, padding, dilation=(1, 1)):
+    """Exact ``(y, dx, dw, db)`` in int64 arithmetic, one kernel tap at a time.
 
     Independent of convlib's array code: for tap ``(a, c)`` the outputs read the strided
-    slice ``xp[a : a + s*(OH-1) + 1 : s, c : ...]`` of the padded input, so
+    slice ``xp[a*d : a*d + s*(OH-1) + 1 : s, c*d : ...]`` of the padded input, so
     ``y += slice @ w[a, c]``, ``dxp[slice] += dy @ w[a, c].T`` and
     ``dw[a, c] = sum over (n, i, j) of slice^T dy``.  Integers: no rounding at all.
     """
@@ -245,12 +245,14 @@ def tap_oracle(x, w, dy, stride, padding):
     KH, KW, C, F = w.shape
     N, OH, OW, _ = dy.shape
     sh, sw = stride
+    dh, dw_ = dilation
     y = np.zeros((N, OH, OW, F), np.int64)
     dxp = np.zeros_like(xp)
     dw = np.zeros_like(w)
     for a in range(KH):
         for c in range(KW):
-            rows, cols = slice(a, a + sh * (OH - 1) + 1, sh), slice(c, c + sw * (OW - 1) + 1, sw)
+            r0, c0 = a * dh, c * dw_
+            rows, cols = slice(r0, r0 + sh * (OH - 1) + 1, sh), slice(c0, c0 + sw * (OW - 1) + 1, sw)
             window = xp[:, rows, cols]  # (N, OH, OW, C)
             y += window @ w[a, c]  # (N, OH, OW, C) @ (C, F)
             dxp[:, rows, cols] += dy @ w[a, c].T  # (N, OH, OW, F) @ (F, C)

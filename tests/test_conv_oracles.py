@@ -250,3 +250,56 @@ def test_dense_sweep(K, s):
                 counts["jax"] += 1
             counts["all"] += 1
     assert counts == {"all": 3 * 44, "loop reference": 3 * 11, "jax": 3}
+
+
+# --------------------------------------------------------------------------- blocks and threads
+
+# convlib.conv copies im2col in cache-sized blocks (convlib.im2col.BLOCK_BYTES) and runs
+# them on several threads above convlib.parallel.PARALLEL_MIN_BYTES of im2col data.  The
+# small geometries above fit in one block on one thread; these tests force the other paths.
+
+
+@pytest.mark.parametrize("cfg", GRID, ids=GRID_IDS)
+def test_tiny_blocks_on_threads_exact(cfg, monkeypatch):
+    import convlib.im2col
+    import convlib.parallel
+
+    monkeypatch.setattr(convlib.im2col, "BLOCK_BYTES", 512)  # a block is one output row or less
+    monkeypatch.setattr(convlib.parallel, "PARALLEL_MIN_BYTES", 0)  # threads even for tiny passes
+    rng = np.random.default_rng(7)
+    x, w, b = cfg.arrays(rng, integer=True)
+    geom = resolved(_batched(x).shape, w.shape, **cfg.kwargs)
+    dy = integer_arrays(rng, geom.out_shape if cfg.N is not None else geom.out_shape[1:])[0]
+    _check_exact(x, w, b, dy, cfg.label, **cfg.kwargs)
+
+
+MEDIUM = (
+    Config("medium: stride 2, K=3, pad 1", 2, 37, 41, 8, 16, 3, 3, stride=2, padding=1),
+    Config(
+        "medium: 'same', K=(5, 4), dilation (1, 2)", 3, 29, 30, 6, 8, 5, 4, padding="same", dilation=(1, 2)
+    ),
+    Config("medium: stride (3, 2), K=2, tails", 2, 50, 45, 16, 4, 2, 2, stride=(3, 2)),
+)
+
+
+@pytest.mark.parametrize("cfg", MEDIUM, ids=[c.label for c in MEDIUM])
+def test_medium_sizes_many_blocks(cfg):
+    """Real multi-block, multi-threaded passes (im2col data above 256 KB, several 2 MB blocks
+    for the first), exact against tap_oracle / the loop reference and float against JAX."""
+    rng = np.random.default_rng(8)
+    x, w, b = cfg.arrays(rng, integer=True)
+    geom = resolved(x.shape, w.shape, **cfg.kwargs)
+    dy = integer_arrays(rng, geom.out_shape)[0]
+    y, dx, dw, db = conv2d_forward(x, w, **cfg.kwargs), *conv2d_backward(dy, x, w, **cfg.kwargs)
+    exact = tap_oracle(x, w, dy, geom.stride, geom.padding, geom.dilation)
+    for ours, ex, name in zip((y, dx, dw, db), exact, ("y", "dx", "dw", "db"), strict=True):
+        assert_bitwise(ours, ex.astype(np.float64), f"{cfg.label} {name}")
+    x, w, b, dy, geom = _float_case(cfg, 9)
+    first = (conv2d_forward(x, w, b, **cfg.kwargs), *conv2d_backward(dy, x, w, **cfg.kwargs))
+    check_against_jax(x, w, b, dy, *first, what=cfg.label, **cfg.kwargs)
+    check_zero_pattern(first[1], geom, cfg.label)
+    # Blocks go to whichever thread is free: the bits must not depend on it.
+    for _ in range(3):
+        again = (conv2d_forward(x, w, b, **cfg.kwargs), *conv2d_backward(dy, x, w, **cfg.kwargs))
+        for a, e in zip(again, first, strict=True):
+            assert_bitwise(a, e, f"{cfg.label} repeated")
