@@ -41,8 +41,9 @@ def _relu(y: np.ndarray) -> np.ndarray:
 
 
 def _relu_derivative(y: np.ndarray) -> np.ndarray:
-    # The derivative at y = 0 is taken as 0 (the usual subgradient choice).
-    return (y > 0).astype(y.dtype)
+    # The derivative at y = 0 is taken as 0 (the usual subgradient choice).  A NaN
+    # stays NaN (y > 0 is False for NaN, which would silently zero its delta).
+    return np.where(np.isnan(y), y, (y > 0).astype(y.dtype))
 
 
 def _leaky_relu(y: np.ndarray, slope: float = 0.01) -> np.ndarray:
@@ -50,7 +51,8 @@ def _leaky_relu(y: np.ndarray, slope: float = 0.01) -> np.ndarray:
 
 
 def _leaky_relu_derivative(y: np.ndarray, slope: float = 0.01) -> np.ndarray:
-    return np.where(y > 0, y.dtype.type(1), y.dtype.type(slope))
+    # NaN stays NaN, as for relu.
+    return np.where(np.isnan(y), y, np.where(y > 0, y.dtype.type(1), y.dtype.type(slope)))
 
 
 def _sigmoid(y: np.ndarray) -> np.ndarray:
@@ -78,8 +80,9 @@ def _tanh_derivative(y: np.ndarray) -> np.ndarray:
 
 
 def _softplus(y: np.ndarray) -> np.ndarray:
-    # log(1 + exp(y)) = max(y, 0) + log1p(exp(-|y|)), never overflowing.
-    return np.logaddexp(0, y).astype(y.dtype, copy=False)
+    # log(1 + exp(y)) = max(y, 0) + log1p(exp(-|y|)), never overflowing.  Written out
+    # rather than np.logaddexp(0, y), which warns "invalid value" on a NaN input.
+    return (np.maximum(y, 0) + np.log1p(np.exp(-np.abs(y)))).astype(y.dtype, copy=False)
 
 
 ACTIVATIONS: dict[str, Activation] = {

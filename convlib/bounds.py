@@ -70,16 +70,24 @@ def backward_bounds(dy, x, w, *, dtype=np.float64, **conv) -> tuple[np.ndarray, 
 
 def worst_ratio(actual: np.ndarray, expected: np.ndarray, bound: np.ndarray) -> float:
     """``max |actual - expected| / bound`` (<= 1 passes); where the bound is 0, any
-    difference gives ``inf`` (exact agreement required).  NaNs must match."""
+    difference gives ``inf`` (exact agreement required).  NaNs and infinities (with
+    their signs) must sit at the same places; only the finite entries are compared."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     if actual.shape != expected.shape:
         raise ValueError(f"shapes differ: {actual.shape} vs {expected.shape}")
     if not np.array_equal(np.isnan(actual), np.isnan(expected)):
         return float("inf")
-    err = np.abs(np.nan_to_num(actual) - np.nan_to_num(expected))
-    bound = np.broadcast_to(np.asarray(bound, np.float64), err.shape)
-    if err.size == 0:
+    # An infinity must meet the same infinity: not a huge finite number (nan_to_num would
+    # turn inf into the largest float and call them equal) nor the opposite sign.
+    if not np.array_equal(np.isinf(actual), np.isinf(expected)) or np.any(
+        np.isinf(actual) & (actual != expected)
+    ):
+        return float("inf")
+    finite = np.isfinite(actual)
+    bound = np.broadcast_to(np.asarray(bound, np.float64), actual.shape)
+    if actual.size == 0:
         return 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # over: err itself may be inf
+        err = np.abs(np.where(finite, actual, 0.0) - np.where(finite, expected, 0.0))
         ratio = np.where(err == 0, 0.0, err / bound)
     return float(ratio.max())

@@ -65,6 +65,17 @@ def _delta_at(delta, n, r, c, f):
     return 0.0
 
 
+def _times_dh(g, dh):
+    """The note's ``h'(y^l) * sum``: ``dh`` must have the input gradient's shape (no
+    silent broadcasting of a wrongly shaped ``h'``)."""
+    if dh is None:
+        return g
+    dh = np.asarray(dh, dtype=np.float64)
+    if dh.shape != g.shape:
+        raise ValueError(f"dh (h'(y^l)) must have the input's shape {g.shape}, got {dh.shape}")
+    return dh * g
+
+
 def _as4(a, name):
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 4:
@@ -144,7 +155,7 @@ def s3_backward(delta, w, input_hw, *, stride=1, padding=0, dilation=1, dh=None)
                             for f_ in range(F):
                                 total += w[i_, j_, k, f_] * _delta_at(delta, n, ri // sh, rj // sw, f_)
                     g[n, i, j, k] = total
-    return g if dh is None else np.asarray(dh, dtype=np.float64) * g
+    return _times_dh(g, dh)
 
 
 def s3_weight_step(w, x, delta, lr, *, stride=1, padding=0, dilation=1):
@@ -226,7 +237,7 @@ def s2_backward(delta, w, input_hw, *, padding=0, dilation=1, dh=None):
                                 o, p = i + top - i_ * dh_, j + left - j_ * dw_
                                 total += w[i_, j_, k, f_] * _delta_at(delta, n, o, p, f_)
                     g[n, i, j, k] = total
-    return g if dh is None else np.asarray(dh, dtype=np.float64) * g
+    return _times_dh(g, dh)
 
 
 def s2_weight_step(w, x, delta, lr, *, padding=0, dilation=1):
@@ -294,7 +305,7 @@ def s1_backward(delta, w, input_hw, *, padding=0, dilation=1, dh=None):
                         o, p = i + top - i_ * dh_, j + left - j_ * dw_
                         total += w[i_, j_] * _delta_at(d4, n, o, p, 0)
                 g[n, i, j] = total
-    return g if dh is None else np.asarray(dh, dtype=np.float64) * g
+    return _times_dh(g, dh)
 
 
 def s1_weight_step(w, x, delta, lr, *, padding=0, dilation=1):

@@ -134,3 +134,24 @@ def test_dtype_and_shape_are_kept(name, dtype):
         assert out.dtype == dtype and out.shape == y.shape
         assert not np.shares_memory(out, y)
     assert_bitwise(y, y_copy, "input unchanged")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_propagates_through_h_and_h_prime(name):
+    h = ACTIVATIONS[name]
+    y = np.array([np.nan, -1.0, 2.0])
+    assert np.isnan(h(y)[0]) and np.all(np.isfinite(h(y)[1:]))
+    d = h.derivative(y)
+    if name == "identity":  # h' = 1 everywhere, NaN or not: delta = g carries the NaN
+        assert_bitwise(d, np.ones(3))
+    else:  # a NaN pre-activation must not become a zero delta
+        assert np.isnan(d[0]) and np.all(np.isfinite(d[1:]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_and_inf_raise_no_warning(name):
+    h = ACTIVATIONS[name]
+    y = np.array([np.nan, np.inf, -np.inf, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h(y), h.derivative(y)

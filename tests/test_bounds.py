@@ -155,3 +155,11 @@ def test_finite_differences_do_not_write_their_arguments():
     finite_difference_backward(dy, x, w, b)
     for a, c in zip((x, w, b, dy), copies, strict=True):
         assert_bitwise(a, c)
+
+
+def test_worst_ratio_infinities_must_match():
+    big = np.finfo(np.float64).max
+    assert worst_ratio(np.array([np.inf]), np.array([big]), 1.0) == np.inf  # not "equal"
+    assert worst_ratio(np.array([np.inf]), np.array([-np.inf]), 1.0) == np.inf
+    assert worst_ratio(np.array([-np.inf, 1.0]), np.array([-np.inf, 1.5]), 1.0) == 0.5
+    assert worst_ratio(np.array([big]), np.array([-big]), 1.0) == np.inf  # overflowing difference

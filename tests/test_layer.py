@@ -229,3 +229,14 @@ def test_two_layer_chain_against_jax_autodiff():
     # The bounds are tight enough to matter: dropping layer 1's h' is caught.
     wrong = conv2d_backward(g1, x, w1, **L1)[1]
     assert np.max(np.abs(wrong - jdw1) / bounds[1]) > 1e6
+
+
+def test_nan_reaches_delta_through_relu():
+    # relu'(NaN) used to be 0: a NaN pre-activation vanished from delta, dw and dx.
+    rng, x, w, b, layer = _setup(7, activation="relu")
+    x = x.copy()
+    x[0, 3, 3, 0] = np.nan
+    f = layer.forward(x)
+    layer.backward(np.ones_like(f))
+    assert np.array_equal(np.isnan(layer.delta), np.isnan(layer._y))
+    assert np.any(np.isnan(layer.dw))

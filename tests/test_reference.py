@@ -209,6 +209,20 @@ def test_backward_reference_rejects_a_delta_of_the_wrong_size(section):
         backward(np.zeros((1, 3, 3, 2)), np.ones((2, 2, 1, 2)), (3, 3))
 
 
+@pytest.mark.parametrize("section", ["s1", "s2", "s3"])
+def test_backward_reference_rejects_a_misshaped_dh(section):
+    backward = getattr(reference, f"{section}_backward")
+    delta, w = (
+        (np.zeros((1, 2, 2)), np.ones((2, 2)))
+        if section == "s1"
+        else (np.zeros((1, 2, 2, 1)), np.ones((2, 2, 1, 1)))
+    )
+    good = np.ones((1, 3, 3) if section == "s1" else (1, 3, 3, 1))
+    assert backward(delta, w, (3, 3), dh=good).shape == good.shape
+    with pytest.raises(ValueError, match=r"dh \(h'\(y\^l\)\) must have the input's shape"):
+        backward(delta, w, (3, 3), dh=np.ones(3))  # would broadcast silently
+
+
 def test_reference_rejects_a_kernel_larger_than_the_padded_input():
     with pytest.raises(ValueError, match=r"kernel \(4, 2\) does not fit the padded input \(3, 3\)"):
         reference.s3_forward(np.zeros((1, 3, 3, 1)), np.ones((4, 2, 1, 1)), np.zeros(1))
