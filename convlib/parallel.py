@@ -11,9 +11,10 @@ while the pass runs (NumPy releases the GIL in ``copyto`` and ``matmul``).  A
 thread that the operating system sets aside simply takes fewer blocks.
 
 ``T`` is the number of threads NumPy's BLAS is allowed (read with threadpoolctl),
-so ``threadpoolctl.threadpool_limits(1)`` makes convlib serial as well.  Without
-threadpoolctl installed, or with little work, the blocks run in the calling
-thread and BLAS threads each product itself.
+so ``threadpoolctl.threadpool_limits(1)`` makes convlib serial as well.  With
+little work (under 2 MB of im2col) the blocks run in the calling thread, BLAS
+single-threaded too.  Without threadpoolctl installed the blocks run in the
+calling thread and BLAS threads each product itself.
 
 Which thread runs a block changes from call to call, so a block's work must not
 depend on it: each block writes its own rows of the output, and ``dW`` keeps one
@@ -42,6 +43,17 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _lock = threading.Lock()
 _state = {"controller": None, "pool": None, "active": 0, "limiter": None}
+
+
+def _after_fork_in_child() -> None:
+    # A forked child has none of the parent's worker threads: start afresh.
+    global _lock
+    _lock = threading.Lock()
+    _state.update(pool=None, active=0, limiter=None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _numpy_blas():
@@ -91,8 +103,12 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 Work = Callable[[slice, slice, np.ndarray], None]
 
 # Below this much im2col data a pass runs in the calling thread: handing blocks to
-# another thread costs tens of microseconds, as much as such a pass itself.
-PARALLEL_MIN_BYTES = 256 << 10
+# another thread costs tens of microseconds up to a scheduler time slice on a busy
+# machine, more than such a pass gains from a second core.
+PARALLEL_MIN_BYTES = 2 << 20
+# From this much on, a pass in the calling thread also keeps BLAS to that thread
+# (smaller products OpenBLAS runs on one thread by itself).
+SERIAL_BLAS_MIN_BYTES = 64 << 10
 # Blocks per thread at least, so that the threads finish together.
 BLOCKS_PER_THREAD = 4
 
@@ -134,7 +150,11 @@ def run_blocks(jobs: list[tuple[np.ndarray, Work]], block_bytes: int | None = No
             work(ns, rs, cols)
 
     if T == 1:
-        worker()
+        if total >= SERIAL_BLAS_MIN_BYTES and blas_threads() > 1:
+            with _single_threaded_blas():
+                worker()
+        else:
+            worker()
         return
     with _single_threaded_blas():
         futures = [_pool(T - 1).submit(worker) for _ in range(T - 1)]

@@ -23,6 +23,7 @@ import pytest
 from conftest import assert_bitwise, assert_within, integer_arrays, resolved
 
 import convlib.im2col as im2col_module
+import convlib.parallel as parallel_module
 from convlib import conv2d_backward, conv2d_forward, reference
 from convlib.bounds import backward_bounds, forward_bound
 from convlib.im2col import im2col, im2col_blocks, pad_input, window_view, windows
@@ -266,6 +267,7 @@ def test_serial_and_threaded_blocks_agree_and_repeat_bitwise(monkeypatch):
     from convlib.parallel import blas_threads
 
     monkeypatch.setattr(im2col_module, "BLOCK_BYTES", 500)
+    monkeypatch.setattr(parallel_module, "PARALLEL_MIN_BYTES", 0)  # threads even for small arrays
     rng = np.random.default_rng(9)
     geom = (3, 11, 10, 3, 4, 3, 3, 2, 1, 1)
     (x, w, b, dy), conv = _arrays(geom, rng, integer=True)
@@ -282,3 +284,18 @@ def test_serial_and_threaded_blocks_agree_and_repeat_bitwise(monkeypatch):
     for _ in range(3):
         for a, s in zip(conv2d_backward(dy, x, w, **conv), first, strict=True):
             assert_bitwise(a, s, "repeated call")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_computes_with_fresh_threads():
+    """The worker threads do not survive a fork; the child must start its own, not hang."""
+    import os
+
+    rng = np.random.default_rng(10)
+    x, w = integer_arrays(rng, (8, 40, 40, 16), (3, 3, 16, 16))
+    y = conv2d_forward(x, w)  # the parent's threads exist now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os._exit(0 if np.array_equal(conv2d_forward(x, w), y) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
     if args.threads < 1:
         print("convlib bench: --threads must be >= 1", file=sys.stderr)
         return 2
-    if args.threads < schedulable_cpus():
+    if args.threads < schedulable_cpus() and hasattr(os, "sched_setaffinity"):
         # XLA sizes its thread pool to the CPUs this process may run on: pin the
         # process (every contestant alike) to that many CPUs before JAX starts.
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
