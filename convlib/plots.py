@@ -89,11 +89,13 @@ def heatmap(
     symmetric: bool = True,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
+    limits: tuple[float, float] | None = None,
 ):
     """Draw a 2-D array as coloured cells with its values written in them.
 
     ``highlight`` (bool array like ``a``) outlines the chosen cells.  With
-    ``symmetric`` the colour scale is centred on zero.
+    ``symmetric`` the colour scale is centred on zero; ``limits=(lo, hi)`` fixes
+    it (to share one scale between panels).
     """
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2:
@@ -101,9 +103,14 @@ def heatmap(
     finite = a[np.isfinite(a)]
     big = float(np.max(np.abs(finite))) if finite.size else 1.0
     lo, hi = ((-big, big) if symmetric else (float(finite.min()), float(finite.max()))) if big else (-1, 1)
+    if limits is not None:
+        lo, hi = limits
     ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi)
     if annotate:
         for (r, c), v in np.ndenumerate(a):
+            if not np.isfinite(v):  # an undefined entry (NaN) is drawn blank and marked
+                ax.text(c, r, "?", ha="center", va="center", fontsize=9, color="crimson")
+                continue
             ax.text(
                 c,
                 r,

@@ -50,6 +50,18 @@ def test_heatmap_writes_every_value_and_outlines_highlights():
     assert sorted(p.get_xy() for p in outlined) == [(-0.5, -0.5), (0.5, 0.5)]
 
 
+def test_heatmap_limits_fix_the_colour_scale():
+    fig, ax = plt.subplots()
+    plots.heatmap(ax, np.array([[1.0, 2.0]]), limits=(0.0, 4.0))
+    assert ax.images[0].get_clim() == (0.0, 4.0)
+
+
+def test_heatmap_marks_undefined_entries():
+    fig, ax = plt.subplots()
+    plots.heatmap(ax, np.array([[1.0, np.nan]]))
+    assert _texts(ax) == ["1", "?"]
+
+
 def test_heatmap_rejects_bad_shapes():
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match="2-D"):
