@@ -24,6 +24,7 @@
 import inspect
 
 import numpy as np
+from IPython.display import Markdown, Math, display
 
 from convlib import Conv2D, conv2d_backward, conv2d_forward, reference
 from convlib.bounds import backward_bounds, forward_bound, worst_ratio
@@ -31,6 +32,10 @@ from convlib.checks import resolve
 from convlib.im2col import im2col, pad_input
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup, outputs_feeding_inputs
+from derivations.evaluate import evaluate, section_arrays, value_shape
+from derivations.general_index import derive
+from derivations.geometry import Config
+from derivations.render import latex
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 
@@ -106,6 +111,47 @@ fig = grids(
 )
 
 # %% [markdown]
+# ## Where `s1.backward` comes from: the derivation, step by step
+#
+# `derivations/` knows only the forward pass.  It writes the loss as $L = \sum_{i,j} \delta^{l+1}_{i,j}\,
+# y^{l+1}_{i,j}$ for an arbitrary upstream gradient $\delta^{l+1}$, lets `sympy.diff` differentiate it by
+# one input entry $f^l_{a,b}$ (Kronecker deltas appear), lets `Sum.doit` eliminate them, and re-indexes
+# into the note's shape.  The one step SymPy cannot take by itself (exchanging a summation range with a
+# guard) is *stated* and proved instead by the exhaustive check on every configuration of the grid.  The
+# steps below are rendered from the derivation objects, not typed.
+
+# %%
+derivation = derive("s1.backward")
+for number, step in enumerate(derivation.steps, 1):
+    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
+    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    display(Math(latex(step.expr, "backward")))
+assert [step.by for step in derivation.steps].count("sympy") >= 3
+
+# %% [markdown]
+# The derived formula, evaluated numerically on the worked example (`derivations.evaluate`, plain Python
+# sums of the SymPy expression), reproduces the input gradient above exactly:
+
+# %%
+cfg = Config(H=3, W=3, C=1, F=1, KH=2, KW=2)
+arrays = section_arrays(1, {"x": f_prev[:, :, None], "w": w[:, :, None, None], "b": np.array([b]),
+                            "g": delta[:, :, None], "u": np.zeros((3, 3, 1))})  # fmt: skip
+derived = evaluate(
+    derivation.result,
+    derivation.indices,
+    (),
+    cfg,
+    arrays,
+    value_shape("s1.backward", cfg),
+    0.5,
+    symbolic=False,
+)
+assert np.array_equal(derived, grad)
+print(
+    "SymPy's derived s1.backward on the example == loop reference == convlib:", derived.astype(int).tolist()
+)
+
+# %% [markdown]
 # ## The factor $h'(y^l)$: who owns which part
 #
 # The note's $\delta^l$ multiplies the backward sum of layer $l+1$ by $h'(y^l)$ of layer $l$.  In convlib
@@ -150,6 +196,32 @@ _, dw, db = conv2d_backward(delta[np.newaxis, :, :, np.newaxis], f_prev[np.newax
 assert np.array_equal(new_w, w - lr * dw[:, :, 0, 0]) and new_b == b - lr * db[0]
 print("dL/dw =", dw_corr.astype(int).tolist(), " dL/db =", int(db[0]))
 print("w <-", new_w.tolist(), " b <-", new_b)
+
+# %% [markdown]
+# The weight step, derived the same way: differentiate $L$ by $w_{a,b}$, eliminate the Kronecker deltas,
+# take the step $w \leftarrow w - \alpha\, \partial L / \partial w$.
+
+# %%
+derivation = derive("s1.weight_step")
+for number, step in enumerate(derivation.steps, 1):
+    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
+    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    display(Math(latex(step.expr, "weight_step")))
+assert [step.by for step in derivation.steps].count("sympy") >= 3
+
+# %%
+derived_w = evaluate(
+    derivation.result,
+    derivation.indices,
+    (),
+    cfg,
+    dict(arrays, g=delta),
+    value_shape("s1.weight_step", cfg),
+    lr,
+    symbolic=False,
+)
+assert np.array_equal(derived_w, new_w)
+print("SymPy's derived s1.weight_step on the example, alpha = 1/2:", derived_w.tolist())
 
 # %% [markdown]
 # ## Against JAX and finite differences

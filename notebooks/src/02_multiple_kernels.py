@@ -25,12 +25,17 @@
 import inspect
 
 import numpy as np
+from IPython.display import Markdown, Math, display
 
 from convlib import conv2d_backward, conv2d_forward, reference
 from convlib.bounds import backward_bounds, forward_bound, worst_ratio
 from convlib.configurations import HARD_CONFIGS
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup
+from derivations.evaluate import evaluate, value_shape
+from derivations.general_index import derive
+from derivations.geometry import Config
+from derivations.render import latex
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 
@@ -86,6 +91,37 @@ fig = grids(
     [*parts, dx[:, :, 0]],
     ["from kernel f'=0", "from kernel f'=1", "from kernel f'=2", "sum = dL/dx[:, :, 0]"],
 )
+
+# %% [markdown]
+# ## The derivation of `s2.backward`, step by step
+#
+# As in notebook 01: the loss over all outputs and kernels, `sympy.diff` by one input entry
+# $f^l_{a,b,c}$, `Sum.doit` on the Kronecker deltas, re-indexing.  Watch the weight's indices in the last
+# line: the input channel $c$ stays in the **third** place, where the forward pass put it.
+
+# %%
+derivation = derive("s2.backward")
+for number, step in enumerate(derivation.steps, 1):
+    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
+    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    display(Math(latex(step.expr, "backward")))
+assert [step.by for step in derivation.steps].count("sympy") >= 3
+
+# %%
+cfg = Config(H=3, W=3, C=2, F=3, KH=2, KW=2)
+arrays = {"x": x, "w": w, "b": b, "g": delta, "u": np.zeros_like(x)}
+derived = evaluate(
+    derivation.result,
+    derivation.indices,
+    (),
+    cfg,
+    arrays,
+    value_shape("s2.backward", cfg),
+    0.5,
+    symbolic=False,
+)
+assert np.array_equal(derived, dx)
+print("SymPy's derived s2.backward on the worked example == convlib's input gradient, all 18 entries")
 
 # %% [markdown]
 # ## Weight and bias gradients

@@ -23,6 +23,7 @@
 import inspect
 
 import numpy as np
+from IPython.display import Markdown, Math, display
 
 from convlib import conv2d_backward, conv2d_forward, reference
 from convlib.bounds import backward_bounds, forward_bound, worst_ratio
@@ -34,6 +35,10 @@ from convlib.oracles import (
     jax_conv2d_forward,
 )
 from convlib.plots import grids, notebook_setup
+from derivations.evaluate import evaluate, value_shape
+from derivations.general_index import derive
+from derivations.geometry import Config
+from derivations.render import latex
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 
@@ -122,6 +127,38 @@ fig = grids(
     ["delta spread by s, padded by K-1", "kernel flipped", "input gradient (6x6)"],
     size=2.6,
 )
+
+# %% [markdown]
+# ## The derivation of `s3.backward`, step by step
+#
+# SymPy differentiates the strided forward pass and eliminates the Kronecker deltas; the re-indexing by
+# floor division and modulo (output row $\lfloor a/s \rfloor - i'$, kernel row $a \bmod s + i' s$) is a step
+# SymPy cannot take, so it is stated and proved on every configuration of the grid.  Note where $i'$ stops:
+# $\lceil K_H/s \rceil - 1$, with the guard $a \bmod s + i' s < K_H$.
+
+# %%
+derivation = derive("s3.backward")
+for number, step in enumerate(derivation.steps, 1):
+    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
+    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    display(Math(latex(step.expr, "backward")))
+assert [step.by for step in derivation.steps].count("sympy") >= 3
+
+# %%
+cfg = Config(H=6, W=6, C=1, F=1, KH=3, KW=3, sh=2, sw=2)
+arrays = {"x": x[0], "w": w, "b": np.zeros(1), "g": delta[0], "u": np.zeros_like(x[0])}
+derived = evaluate(
+    derivation.result,
+    derivation.indices,
+    (),
+    cfg,
+    arrays,
+    value_shape("s3.backward", cfg),
+    0.5,
+    symbolic=False,
+)
+assert np.array_equal(derived, dx[0])
+print("SymPy's derived s3.backward on the 6x6, K = 3, stride 2 example == convlib's input gradient")
 
 # %% [markdown]
 # ## Weight and bias steps
