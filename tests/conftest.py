@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from jax import lax
 
 from convlib.bounds import backward_bounds, forward_bound, worst_ratio
-from convlib.checks import as_float_array, resolve
+from convlib.checks import resolve
 from convlib.configurations import Config
 from convlib.geometry import dilated_size
 
@@ -45,10 +45,6 @@ settings.load_profile(os.environ.get("CONVLIB_HYPOTHESIS_PROFILE", "convlib"))
 
 
 # --------------------------------------------------------------------------- geometry
-
-
-def conv_kwargs(cfg: Config) -> dict:
-    return dict(cfg.kwargs)
 
 
 def resolved(x_shape, w_shape, **conv):
@@ -264,7 +260,3 @@ def tap_oracle(x, w, dy, stride, padding, dilation=(1, 1)):
 def integer_arrays(rng: np.random.Generator, *shapes, low: int = -8, high: int = 8):
     """Integer-valued float64 arrays (the exact tier: every partial sum is representable)."""
     return [rng.integers(low, high + 1, size=s).astype(np.float64) for s in shapes]
-
-
-def as64(a):
-    return as_float_array(a, "test").astype(np.float64)

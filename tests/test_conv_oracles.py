@@ -78,7 +78,7 @@ EXTRA_CONFIGS: tuple[Config, ...] = (
     Config("N = 0, unbatched-sized 1x1 out", 0, 3, 3, 1, 1, 3, 3),
     Config("unbatched, dilation 2, stride 2", None, 9, 8, 2, 2, 3, 2, stride=2, dilation=2),
     Config("F = 16 (long dx reduction)", 1, 6, 6, 3, 16, 3, 3, stride=2, padding=1),
-    Config("C = 64, stride 2, 5x5, 'same'", 1, 5, 5, 64, 2, 5, 5, stride=2, padding="same"),
+    Config("C = 48, stride 2, 5x3, 'same'", 1, 5, 5, 48, 2, 5, 3, stride=2, padding="same"),
 )
 
 GRID = HARD_CONFIGS + EXTRA_CONFIGS
@@ -206,8 +206,9 @@ def test_hypothesis_geometries_against_jax_and_reference(cfg, seed):
 # identity.  Subsamples, because the other oracles cost more per geometry:
 # - the loop reference (pure Python) sees every geometry with W == 13 + H % 4
 #   (11 of the 44 (H, W) pairs for each (K, s, p): 297 geometries);
-# - JAX (one compile per shape, ~0.25 s) sees, for each (K, s, p), the first (H, W) with
-#   the largest unread tail in both axes (27 geometries).
+# - JAX (one compile per shape, 0.25-0.6 s) sees one geometry per (K, s), with padding
+#   p = (K + s) % 3 (so every p appears) and the first (H, W) with the largest unread
+#   tail in both axes (9 geometries).
 SWEEP_H, SWEEP_W = range(13, 24), range(13, 17)
 
 
@@ -222,7 +223,7 @@ def test_dense_sweep(K, s):
     for p in range(3):
         conv = {"stride": s, "padding": p}
         pairs = list(itertools.product(SWEEP_H, SWEEP_W))
-        jax_pick = max(pairs, key=lambda hw: min(_tails(*hw, K, s, p)))  # first of the largest
+        jax_pick = max(pairs, key=lambda hw: min(_tails(*hw, K, s, p))) if p == (K + s) % 3 else None
         for H, W in pairs:
             x, w, b = integer_arrays(rng, (1, H, W, 2), (K, K, 2, 2), (2,))
             geom = resolved(x.shape, w.shape, **conv)
@@ -249,7 +250,7 @@ def test_dense_sweep(K, s):
                 check_against_jax(xf, wf, b, dyf, yf, dx, dw, db, what=what, **conv)
                 counts["jax"] += 1
             counts["all"] += 1
-    assert counts == {"all": 3 * 44, "loop reference": 3 * 11, "jax": 3}
+    assert counts == {"all": 3 * 44, "loop reference": 3 * 11, "jax": 1}
 
 
 # --------------------------------------------------------------------------- blocks and threads

@@ -13,6 +13,7 @@ from jax import lax
 import convlib.conv
 import convlib.geometry
 import convlib.layer
+import convlib.phases
 from convlib.geometry import (
     dilated_size,
     normalize_padding,
@@ -23,7 +24,7 @@ from convlib.geometry import (
 )
 
 
-@pytest.mark.parametrize("module", [convlib.geometry, convlib.conv, convlib.layer])
+@pytest.mark.parametrize("module", [convlib.geometry, convlib.conv, convlib.layer, convlib.phases])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{module.__name__} has no doctests to run"

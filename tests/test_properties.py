@@ -367,6 +367,11 @@ def test_mixed_precision_promotes_to_float64():
     assert conv2d_forward(x, w.astype(np.float32)).dtype == np.float64
     assert conv2d_forward(x.astype(np.float32), w.astype(np.float32), np.zeros(2)).dtype == np.float64
     assert all(a.dtype == np.float64 for a in conv2d_backward(dy, x.astype(np.float32), w.astype(np.float32)))
+    # float32 values are exact in float64, so mixing is the float64 computation on them.
+    x32 = x.astype(np.float32)
+    assert_bitwise(conv2d_forward(x32, w), conv2d_forward(x32.astype(np.float64), w), "mixed forward")
+    for a, e in zip(conv2d_backward(dy, x32, w), conv2d_backward(dy, x32.astype(np.float64), w), strict=True):
+        assert_bitwise(a, e, "mixed backward")
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.int64])
