@@ -214,8 +214,8 @@ def ratio_plot(
 ):
     """error/bound per configuration (log scale), one marker series per witness.
 
-    A ratio of 0 (exact agreement) is drawn at ``floor``; the line at 1 is the
-    bound: every marker below it passes.
+    A ratio of 0 (exact agreement) is drawn at ``floor``, NaN (not run) is not
+    drawn; the line at 1 is the bound: every marker below it passes.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(labels) + 1.2))

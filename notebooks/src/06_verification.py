@@ -31,10 +31,15 @@ import numpy as np
 
 from convlib import conv2d_backward, conv2d_forward
 from convlib.bounds import backward_bounds, worst_ratio
+from convlib.checks import resolve
 from convlib.configurations import HARD_CONFIGS
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import error_vs_bound, notebook_setup, ratio_plot
 from convlib.verify import run_matrix
+from derivations import notation
+from derivations.evaluate import evaluate
+from derivations.general_layer import general_derivations
+from derivations.geometry import Config as SymConfig
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 
@@ -71,6 +76,39 @@ exact = [r for r in results if r.witness == "loop reference (exact)"]
 assert all(r.ratio == 0 for r in exact)
 print("loop reference on integer data: bitwise equal everywhere")
 
+# %% [markdown]
+# ## SymPy on the same grid
+#
+# `derivations/general_layer.py` derives the three gradients of the *general* layer (batch, per-axis
+# stride, dilation and padding) from its forward pass with `sympy.diff`.  Those derived formulas, evaluated
+# entry by entry on integer data (`derivations.evaluate`, plain Python sums), must equal convlib's gradients
+# **exactly** on every batched geometry of the grid: no rounding is involved, so the witness is bitwise.
+
+# %%
+derived = general_derivations()  # {"input" | "weight" | "bias": (steps, formula, free indices)}
+sympy_exact = {}
+for number, cfg in enumerate(HARD_CONFIGS):
+    if not cfg.N:
+        continue  # the empty batch and the unbatched input have no batch index to evaluate over
+    rng = np.random.default_rng([7, number])
+    x, w, b = cfg.arrays(rng, integer=True)
+    _, _, g = resolve(x, w, cfg.stride, cfg.padding, cfg.dilation)
+    (top, bottom), (left, right) = g.padding
+    sym_cfg = SymConfig(g.H, g.W, g.C, g.F, g.KH, g.KW, sh=g.stride[0], sw=g.stride[1], dh=g.dilation[0],
+                        dw=g.dilation[1], pt=top, pb=bottom, pl=left, pr=right, N=g.N)  # fmt: skip
+    dy = rng.integers(-8, 9, size=g.out_shape).astype(np.float64)
+    arrays = {"x": x, "w": w, "b": b, "g": dy, "u": np.zeros_like(x)}
+    padding_rule = (("x", "half-open", (notation.H, notation.W)),)  # x is 0 outside the input
+    ours = dict(zip(("input", "weight", "bias"), conv2d_backward(dy, x, w, **cfg.kwargs), strict=True))
+    for key, ref in ours.items():
+        _, formula, indices = derived[key]
+        value = evaluate(formula, indices, padding_rule, sym_cfg, arrays, ref.shape, 0.5, symbolic=False)
+        assert np.array_equal(value, ref), (cfg.label, key)
+    sympy_exact[cfg.label] = 0.0
+print(
+    f"SymPy's derived general-layer gradients == convlib's, bitwise, on {len(sympy_exact)} geometries x 3 gradients"
+)
+
 # %%
 labels = [cfg.label for cfg in HARD_CONFIGS]
 worst = {
@@ -81,6 +119,7 @@ worst = {
     for name in witnesses
     if name != "loop reference (exact)"
 }
+worst["SymPy, general layer (exact)"] = [sympy_exact.get(label, np.nan) for label in labels]
 fig = ratio_plot(worst, labels, title="worst error / bound per configuration (all quantities)")
 
 # %% [markdown]
