@@ -16,12 +16,15 @@
 
 # %%
 import numpy as np
+from IPython.display import Markdown, Math, display
 
 from convlib import conv2d_backward, conv2d_forward
 from convlib.bounds import backward_bounds, forward_bound, worst_ratio
 from convlib.geometry import output_size, same_padding
 from convlib.oracles import jax_conv2d_backward, jax_conv2d_forward
 from convlib.plots import grids, heatmap, notebook_setup
+from derivations.general_layer import general_derivations
+from derivations.render import latex
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 rng = np.random.default_rng(5)
@@ -107,6 +110,24 @@ hdx, hdw, _ = conv2d_backward(dy, x, holey)
 assert np.array_equal(dx, hdx) and np.array_equal(dw, hdw[::2, ::3])
 print("dilation (2, 3) == dense kernel with zeros between the taps, forward and backward")
 fig = grids([w[:, :, 0, 0], holey[:, :, 0, 0]], ["3x2 kernel", "as dilated by (2, 3)"], size=2.6)
+
+# %% [markdown]
+# ## The general input gradient, derived
+#
+# With stride, dilation and padding together, input row $a$ receives tap $i'$ from output row
+# $o = (a + p_t - i' d_h)/s_h$, **if that is an integer** in $[0, O_H)$.  SymPy derives this from the
+# general forward pass (`derivations/general_layer.py`), and its own Kronecker-delta elimination shows a
+# trap worth knowing: `Sum.doit` returns $\delta_{(a + p_t - i' d_h)/s_h}$ and *forgets* the divisibility
+# condition.  The final step keeps the guard $s_h \mid a + p_t - i' d_h$; it is stated, and checked on the
+# general grid of the derivations and bitwise on the verification grid in notebook 06.
+
+# %%
+steps, formula, indices = general_derivations()["input"]
+for number, step in enumerate(steps, 1):
+    who = "SymPy" if step.by == "sympy" else "stated; checked on the grid"
+    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    display(Math(latex(step.expr, "backward")))
+assert steps[-1].by == "stated" and "Mod" in str(formula)  # the divisibility guard is in the result
 
 # %% [markdown]
 # ## A batch is a stack of samples
