@@ -51,9 +51,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import im2col as _im2col
 from .checks import ConvGeometry, as_float_array, check_bias, check_output_grad, resolve, result_dtype
 from .geometry import PaddingSpec
-from .im2col import pad_input, pad_spatial, window_view, windows
+from .im2col import col2im, im2col, pad_input, pad_spatial, window_view, windows
 from .parallel import run_blocks
 from .phases import axis_phases, dy_padding
 
@@ -147,11 +148,28 @@ def conv2d_backward(
 # The benchmark (convlib.bench) times them one by one.
 
 
+def _small(g: ConvGeometry, dtype) -> bool:
+    """True when the whole im2col matrix (N*OH*OW, KH*KW*C) is under an eighth of a block.
+
+    Such a pass takes a few hundred microseconds, mostly Python overhead: the
+    textbook formulation (whole im2col matrix, one product; col2im for ``dx``) makes
+    fewer NumPy calls than blocks, threads and phases.  Same products per entry, so
+    the same rounding bounds and the same exact tier.  (Tied to the block size so
+    that tests which shrink the blocks also exercise the blocked code on small arrays.)
+    """
+    return g.N * g.OH * g.OW * g.KH * g.KW * g.C * np.dtype(dtype).itemsize <= _im2col.BLOCK_BYTES // 8
+
+
 def _forward(x4: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, dtype) -> np.ndarray:
     """``Y = X @ Wm + b``, one block of im2col rows at a time: (N, OH, OW, F)."""
     K = g.KH * g.KW * g.C
     wm = w.astype(dtype, copy=False).reshape(K, g.F)  # (KH*KW*C, F)
     b = None if bias is None else bias.astype(dtype, copy=False)  # (F,)
+    if _small(g, dtype):  # the textbook three lines: im2col, reshape, one product
+        y = im2col(pad_input(x4, g, dtype), g).reshape(-1, K) @ wm  # (N*OH*OW, F)
+        if b is not None:
+            y += b
+        return y.reshape(g.out_shape)  # (N, OH, OW, F)
     y = np.empty(g.out_shape, dtype)  # (N, OH, OW, F)
 
     def block(ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
@@ -168,6 +186,11 @@ def _weight_grad(dy4: np.ndarray, x4: np.ndarray, g: ConvGeometry, dtype) -> tup
     """``dW = X.T @ dY`` summed block by block, and ``db = sum of dY``: (KH, KW, C, F), (F,)."""
     K = g.KH * g.KW * g.C
     dy4 = np.ascontiguousarray(dy4, dtype)  # (N, OH, OW, F)
+    db = dy4.sum(axis=(0, 1, 2))  # (F,)
+    if _small(g, dtype):  # the textbook: dW = X.T @ dY with the whole im2col matrix X
+        cols = im2col(pad_input(x4, g, dtype), g).reshape(-1, K)  # (N*OH*OW, KH*KW*C)
+        dw = cols.T @ dy4.reshape(-1, g.F)  # (K, M) (M, F) -> (K, F)
+        return dw.reshape(g.KH, g.KW, g.C, g.F), db  # (KH, KW, C, F), (F,)
     partial: dict[tuple[int, int], np.ndarray] = {}  # each block's X.T @ dY, (K, F)
 
     def block(ns: slice, rs: slice, cols: np.ndarray) -> None:  # cols: (rows, KH*KW*C)
@@ -177,7 +200,6 @@ def _weight_grad(dy4: np.ndarray, x4: np.ndarray, g: ConvGeometry, dtype) -> tup
     dw = np.zeros((K, g.F), dtype)  # (KH*KW*C, F)
     for key in sorted(partial):  # block order, whichever thread ran it: the same bits every call
         dw += partial[key]
-    db = dy4.sum(axis=(0, 1, 2))  # (F,)
     return dw.reshape(g.KH, g.KW, g.C, g.F), db  # (K, F) -> (KH, KW, C, F)
 
 
@@ -192,6 +214,12 @@ def _input_grad(dy4: np.ndarray, w: np.ndarray, g: ConvGeometry, dtype) -> np.nd
     flipped and with ``C`` and ``F`` swapped -- a forward pass, so the same im2col
     blocks and one matrix product each: ``(rows, JH*JW*F) @ (JH*JW*F, C)``.
     """
+    K = g.KH * g.KW * g.C
+    if _small(g, dtype):  # the textbook: dX = dY @ Wm.T, then col2im
+        dym = np.ascontiguousarray(dy4, dtype).reshape(-1, g.F)  # (N*OH*OW, F)
+        wm = w.astype(dtype, copy=False).reshape(K, g.F)  # (KH*KW*C, F)
+        dcols = (dym @ wm.T).reshape(g.N, g.OH, g.OW, g.KH, g.KW, g.C)  # (M, K) -> 6-D
+        return np.ascontiguousarray(col2im(dcols, g))  # (N, H, W, C)
     sh, sw = g.stride
     dh, dw = g.dilation
     (top, _), (left, _) = g.padding

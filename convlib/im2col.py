@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .checks import ConvGeometry
 
@@ -100,14 +100,19 @@ def window_view(
     ``(r0, c0) = start`` and ``(OH, OW) = out_hw``; every index must lie inside ``a``.
     """
     (r0, c0), (OH, OW), (sh, sw), (KH, KW), (dh, dw) = start, out_hw, stride, kernel, dilation
-    span_h, span_w = dh * (KH - 1) + 1, dw * (KW - 1) + 1
-    rows, cols = r0 + sh * (OH - 1) + span_h, c0 + sw * (OW - 1) + span_w
+    rows, cols = r0 + sh * (OH - 1) + dh * (KH - 1) + 1, c0 + sw * (OW - 1) + dw * (KW - 1) + 1
     if min(r0, c0) < 0 or rows > a.shape[1] or cols > a.shape[2]:
         raise ValueError(f"windows up to row {rows}, column {cols} from {start} do not fit {a.shape}")
-    sub = a[:, r0:rows, c0:cols, :]  # (N, sh*(OH-1) + span_h, sw*(OW-1) + span_w, C)
-    v = sliding_window_view(sub, (span_h, span_w), axis=(1, 2))  # (N, ., ., C, span_h, span_w)
-    v = v[:, ::sh, ::sw, :, ::dh, ::dw]  # (N, OH, OW, C, KH, KW)
-    return v.transpose(0, 1, 2, 4, 5, 3)  # (N, OH, OW, KH, KW, C)
+    # The formula above as strides: moving one output row is sh input rows, one
+    # kernel row dh input rows; likewise for columns.  (What sliding_window_view
+    # gives, sliced by stride and dilation, without its per-call cost.)
+    sN, sH, sW, sC = a.strides
+    return as_strided(
+        a[:, r0:rows, c0:cols, :],
+        shape=(a.shape[0], OH, OW, KH, KW, a.shape[3]),  # (N, OH, OW, KH, KW, C)
+        strides=(sN, sh * sH, sw * sW, dh * sH, dw * sW, sC),
+        writeable=False,
+    )
 
 
 def windows(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     ThreadpoolController = None
 
 _lock = threading.Lock()
-_state = {"controller": None, "pool": None, "active": 0, "limiter": None}
+_state = {"controller": None, "libs": [], "pool": None, "active": 0, "limiter": None}
 
 
 def _after_fork_in_child() -> None:
@@ -57,16 +57,24 @@ if hasattr(os, "register_at_fork"):
 
 
 def _numpy_blas():
-    """threadpoolctl's controllers of the BLAS library NumPy uses (empty without threadpoolctl)."""
+    """threadpoolctl's controllers of the BLAS library NumPy uses (empty without threadpoolctl).
+
+    Looked up once: NumPy's BLAS is loaded with NumPy and stays.
+    """
     if ThreadpoolController is None:
         return []
     with _lock:
         if _state["controller"] is None:
-            _state["controller"] = ThreadpoolController().select(user_api="blas")
-    libs = _state["controller"].lib_controllers
-    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
-    own = [lib for lib in libs if "numpy" in os.path.relpath(lib.filepath, numpy_dir).split(os.sep)[0]]
-    return own or libs
+            controller = ThreadpoolController().select(user_api="blas")
+            numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+            own = [
+                lib
+                for lib in controller.lib_controllers
+                if "numpy" in os.path.relpath(lib.filepath, numpy_dir).split(os.sep)[0]
+            ]
+            _state["controller"] = controller
+            _state["libs"] = own or controller.lib_controllers
+    return _state["libs"]
 
 
 def blas_threads() -> int:
@@ -125,12 +133,11 @@ def run_blocks(jobs: list[tuple[np.ndarray, Work]], block_bytes: int | None = No
     """
     total = sum(view.size * view.dtype.itemsize for view, _ in jobs)
     threads = blas_threads() if total >= PARALLEL_MIN_BYTES else 1
+    min_blocks = BLOCKS_PER_THREAD * threads if threads > 1 else 1
     tasks = [
         (view, work, ns, rs)
         for view, work in jobs
-        for ns, rs in block_spans(
-            view.shape, view.dtype.itemsize, block_bytes, min_blocks=BLOCKS_PER_THREAD * threads
-        )
+        for ns, rs in block_spans(view.shape, view.dtype.itemsize, block_bytes, min_blocks=min_blocks)
     ]
     T = min(threads, len(tasks))
     if T == 0:
