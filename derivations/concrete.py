@@ -29,6 +29,7 @@ import sympy as sp
 
 from .geometry import Config
 from .notation import h, hprime
+from .polynomial import Poly, atom, from_sympy, psum
 
 __all__ = ["Symbols", "Truth", "symbol_array", "symbols_for", "reference_forward", "truth"]
 
@@ -120,6 +121,8 @@ def reference_forward(cfg: Config, x: np.ndarray, w: np.ndarray, b: np.ndarray) 
 class Truth:
     """Reference forward ``y`` and the gradients ``dL/du``, ``dL/dw``, ``dL/db`` by sympy.diff.
 
+    All entries are exact :class:`~derivations.polynomial.Poly` values; ``sym``
+    holds the same symbols as atoms (``sym.x[...]`` is the atom ``h(u[...])``).
     ``du`` contains ``hprime(u[...])`` where SymPy's chain rule produced
     ``Derivative(h(u[...]), u[...])``.
     """
@@ -158,9 +161,10 @@ def _free(term: sp.Expr) -> tuple:
 
 
 def _collect(pieces: dict, variables: np.ndarray) -> np.ndarray:
+    # dL/dv as an exact polynomial (derivations.polynomial): the sum of its monomials' diffs
     out = np.empty(variables.shape, dtype=object)
     for index in np.ndindex(*variables.shape):
-        out[index] = sp.Add(*pieces.get(variables[index], ()))
+        out[index] = psum(from_sympy(piece) for piece in pieces.get(variables[index], ()))
     return out
 
 
@@ -175,5 +179,13 @@ def truth(cfg: Config) -> Truth:
         for term in sp.Add.make_args(y[index]):  # distribute: g*(t1 + t2 + ...) = g*t1 + g*t2 + ...
             for v in _free(term):
                 pieces[v].append(_diff(g_o, term, v))
-    return Truth(sym=sym, y=y, du=_collect(pieces, sym.u), dw=_collect(pieces, sym.w),
-                 db=_collect(pieces, sym.b))
+    atoms = Symbols(*(_as_atoms(arr) for arr in (sym.u, sym.x, sym.w, sym.b, sym.g)))
+    return Truth(sym=atoms, y=_as_atoms(y), du=_collect(pieces, sym.u),
+                 dw=_collect(pieces, sym.w), db=_collect(pieces, sym.b))
+
+
+def _as_atoms(array: np.ndarray) -> np.ndarray:
+    out = np.empty(array.shape, dtype=object)
+    for index in np.ndindex(*array.shape):
+        out[index] = from_sympy(array[index])
+    return out

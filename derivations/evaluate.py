@@ -21,6 +21,7 @@ from . import notation as nt
 from .general_index import b0
 from .geometry import Config
 from .lookup import Strict, ZeroOutside
+from .polynomial import atom, psum
 
 __all__ = ["compile_formula", "value_shape", "evaluate", "section_arrays", "SIZE_SYMBOLS"]
 
@@ -30,9 +31,7 @@ SIZE_SYMBOLS = (nt.H, nt.W, nt.C, nt.F, nt.KH, nt.KW, nt.OH, nt.OW, nt.s, nt.N,
 
 
 class _SymbolicBuiltins:
-    @staticmethod
-    def sum(terms):
-        return sp.Add(*terms)
+    sum = staticmethod(psum)
 
 
 class _NumericBuiltins:
@@ -51,11 +50,14 @@ def compile_formula(rhs: sp.Expr, indices: tuple, symbolic: bool):
     namespace = {"builtins": _SymbolicBuiltins if symbolic else _NumericBuiltins,
                  "floor": math.floor, "ceil": math.ceil, "ceiling": math.ceil}
     if symbolic:
-        namespace["hprime"] = nt.hprime
+        namespace["hprime"] = lambda p: atom(f"hprime({p.atom_name()})")
     else:
         namespace["hprime"] = _numeric_hprime
     expr = rhs.xreplace({base: sp.Symbol(base.label.name) for base in rhs.atoms(sp.IndexedBase)})
-    return sp.lambdify(args, expr, modules=[namespace, "math"])
+    fn = sp.lambdify(args, expr, modules=[namespace, "math"])
+    # lambdify binds the name ``builtins`` to the real module; sum our way instead.
+    fn.__globals__["builtins"] = namespace["builtins"]
+    return fn
 
 
 _NUMERIC_HPRIME = {"fn": None}
@@ -86,7 +88,7 @@ def section_arrays(section: int, arrays: dict) -> dict:
 
 
 def sizes(cfg: Config, alpha) -> list:
-    return [cfg.H, cfg.W, cfg.C, cfg.F, cfg.KH, cfg.KW, cfg.OH, cfg.OW, cfg.sh, cfg.N,
+    return [cfg.H, cfg.W, cfg.C, cfg.F, cfg.KH, cfg.KW, cfg.OH, cfg.OW, cfg.sh, max(cfg.N, 1),
             cfg.sh, cfg.sw, cfg.dh, cfg.dw, cfg.pt, cfg.pl, alpha]
 
 

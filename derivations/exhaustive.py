@@ -21,7 +21,8 @@ from .concrete import truth
 from .evaluate import evaluate, section_arrays, value_shape
 from .general_index import derive
 from .geometry import Config
-from .notation import alpha
+from .notation import alpha as alpha_symbol
+from .polynomial import Poly, atom
 from .seed import corrected, seed
 
 __all__ = ["Mismatch", "variants", "expected", "check_config", "first_mismatch", "equal"]
@@ -37,10 +38,8 @@ class Mismatch:
 
 
 def equal(value, true) -> bool:
-    """Exact equality of two polynomials in symbols (fast structural path first)."""
-    if value == true:
-        return True
-    return sp.expand(value - true) == 0
+    """Exact equality of two polynomials (:class:`~derivations.polynomial.Poly` or int)."""
+    return Poly._lift(value) == Poly._lift(true)
 
 
 def variants(formula_id: str) -> dict:
@@ -66,6 +65,7 @@ def expected(formula_id: str, cfg: Config) -> tuple[np.ndarray, dict]:
     section, kind = int(formula_id[1]), formula_id.split(".")[1]
     t = truth(cfg)
     arrays = {"x": t.sym.x, "w": t.sym.w, "b": t.sym.b, "g": t.sym.g, "u": t.sym.u}
+    alpha = atom(str(alpha_symbol))
     values = {"forward": t.y, "backward": t.du,
               "weight_step": t.sym.w - alpha * t.dw if t.dw.size else t.dw,
               "bias_step": t.sym.b - alpha * t.db}[kind]
@@ -80,11 +80,11 @@ def first_mismatch(rhs, indices, rules, formula_id: str, cfg: Config) -> Mismatc
     """The first entry (row-major) where the formula differs from the truth, or None."""
     true, arrays = expected(formula_id, cfg)
     shape = value_shape(formula_id, cfg)
-    got = evaluate(rhs, indices, rules, cfg, arrays, shape, alpha)
+    got = evaluate(rhs, indices, rules, cfg, arrays, shape, atom(str(alpha_symbol)))
     for index in np.ndindex(*shape):
         if not equal(got[index], true[index]):
-            return Mismatch(cfg, tuple(int(v) for v in index), sp.sstr(got[index]),
-                            sp.sstr(true[index]))
+            return Mismatch(cfg, tuple(int(v) for v in index), str(Poly._lift(got[index])),
+                            str(Poly._lift(true[index])))
     return None
 
 
@@ -165,7 +165,10 @@ def _map(fn, items, processes, progress, label):
     import multiprocessing as mp
     ctx = mp.get_context("fork")
     with ctx.Pool(processes) as pool:
-        for number, result in enumerate(pool.imap(fn, items, chunksize=8), 1):
+        # large contiguous chunks: a worker's memo of sympy.diff results (concrete.py) is reused
+        # by neighbouring configurations, which share most monomials
+        chunk = max(1, total // (8 * processes))
+        for number, result in enumerate(pool.imap(fn, items, chunksize=chunk), 1):
             out.append(result)
             if progress:
                 progress(label, number, total)

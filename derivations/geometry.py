@@ -82,29 +82,32 @@ class Config:
 # Per-axis cases: input size 1..7, kernel 1..4 no larger than the input.
 MAX_SIZE = 7
 MAX_KERNEL = 4
+NOTE_MAX_SIZE_WITH_CHANNELS = 6
 STRIDES = (1, 2, 3)
 # All nine (C, F) pairs; each spatial case gets one, cycling, so that every
 # pair meets every stride and both C < F, C = F and C > F occur throughout.
 CHANNELS = tuple(itertools.product((1, 2, 3), (1, 2, 3)))
 
 
-def axis_cases() -> list[tuple[int, int]]:
-    """(size, kernel) pairs of one spatial axis: 22 of them."""
-    return [(size, kernel) for size in range(1, MAX_SIZE + 1)
+def axis_cases(max_size: int = MAX_SIZE) -> list[tuple[int, int]]:
+    """(size, kernel) pairs of one spatial axis: 22 of them up to size 7, 18 up to 6."""
+    return [(size, kernel) for size in range(1, max_size + 1)
             for kernel in range(1, MAX_KERNEL + 1) if kernel <= size]
 
 
 def note_grid(section: int) -> list[Config]:
     """The exhaustive grid of a note section.
 
-    s1: every (H, KH) x (W, KW) pair of :func:`axis_cases`, C = F = 1, stride 1
-        (484 configurations).
-    s2: the same spatial cases, stride 1, with (C, F) cycling through all nine pairs.
-    s3: the s2 cases for each stride 1, 2, 3 (so strides that do not divide the
-        kernel, K=3 s=2, and kernels smaller than the stride, K=2 s=3, occur,
-        as do sizes with (H - K) % s != 0, whose last rows no window reads).
+    s1: every (H, KH) x (W, KW) pair of :func:`axis_cases` (sizes 1..7, kernels
+        1..4), C = F = 1, stride 1 (484 configurations).
+    s2: every pair with sizes 1..6 (324), stride 1, with (C, F) cycling through
+        all nine pairs.  (Sizes up to 6 keep ``convlib derive`` under a minute.)
+    s3: the s2 cases for each stride 1, 2, 3 (972): strides that do not divide
+        the kernel (K=3 s=2), kernels smaller than the stride (K=2 s=3), and
+        sizes with (H - K) % s != 0, whose last rows no window reads, all occur.
     """
-    spatial = list(itertools.product(axis_cases(), axis_cases()))
+    cases = axis_cases(MAX_SIZE if section == 1 else NOTE_MAX_SIZE_WITH_CHANNELS)
+    spatial = list(itertools.product(cases, cases))
     strides = {1: (1,), 2: (1,), 3: STRIDES}[section]
     grid = []
     for stride in strides:

@@ -23,19 +23,23 @@ import numbers
 import numpy as np
 import sympy as sp
 
+from .polynomial import Poly, atom
+
 __all__ = ["Strict", "ZeroOutside", "undefined", "is_undefined"]
 
 
-def undefined(name: str, index: tuple) -> sp.Symbol:
-    """The marker of a read of the missing entry ``name[index]``."""
-    return sp.Symbol(f"undefined({name}[{','.join(map(str, index))}])")
+def undefined(name: str, index: tuple) -> Poly:
+    """The marker of a read of the missing entry ``name[index]``: an atom of its own."""
+    return atom(f"undefined({name}[{','.join(map(str, index))}])")
 
 
-def is_undefined(expr: sp.Basic) -> bool:
-    return any(str(sym).startswith("undefined(") for sym in getattr(expr, "free_symbols", ()))
+def is_undefined(value) -> bool:
+    return isinstance(value, Poly) and any(a.startswith("undefined(") for a in value.atoms())
 
 
 def _as_int(value):
+    if type(value) is int:
+        return value
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, float) and value.is_integer():
@@ -50,12 +54,20 @@ class Strict:
 
     def __init__(self, name: str, array: np.ndarray):
         self.name, self.array = name, array
+        self.shape = array.shape
+        self.items = array.tolist() if array.ndim else None  # nested lists: fast reads
 
     def __getitem__(self, index):
-        index = tuple(_as_int(v) for v in (index if isinstance(index, tuple) else (index,)))
-        if len(index) == self.array.ndim and all(
-                0 <= v < size for v, size in zip(index, self.array.shape)):
-            return self.array[index]
+        index = tuple(_as_int(v) for v in (index if type(index) is tuple else (index,)))
+        if len(index) == len(self.shape):
+            for v, size in zip(index, self.shape):
+                if not 0 <= v < size:
+                    break
+            else:
+                item = self.items
+                for v in index:
+                    item = item[v]
+                return item
         return self.zero_or_undefined(index)
 
     def zero_or_undefined(self, index):
@@ -72,7 +84,7 @@ class ZeroOutside(Strict):
         self.bounds, self.closed, self.offset = bounds, closed, offset
 
     def __getitem__(self, index):
-        index = tuple(_as_int(v) for v in (index if isinstance(index, tuple) else (index,)))
+        index = tuple(_as_int(v) for v in (index if type(index) is tuple else (index,)))
         for axis, hi in enumerate(self.bounds):
             v = index[self.offset + axis]
             inside = 0 <= v <= hi if self.closed else 0 <= v < hi

@@ -1,0 +1,5 @@
+"""``python -m derivations [--check]``: the same as ``convlib derive``."""
+
+from .generate import main
+
+raise SystemExit(main())
