@@ -9,6 +9,8 @@ plot and the machine-readable results are written.
 from __future__ import annotations
 
 import json
+import sys
+import time
 
 import pytest
 
@@ -16,6 +18,7 @@ from convlib.bench import main
 from convlib.bench.peers import PASSES, PEERS
 from convlib.bench.report import COLUMNS
 from convlib.bench.shapes import SHAPES, TINY_SHAPES
+from convlib.bench.timing import CpuWatch, wait_until_quiet
 
 pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
@@ -71,6 +74,8 @@ def test_table_cells_filled_and_targets_listed(tiny_run):
         assert len(cells) == len(COLUMNS)
         filled = {c for c, v in zip(COLUMNS, cells, strict=True) if v != "n/a"}
         must = set(COLUMNS) - {"t / PyTorch", "PyTorch ms", "t / JAX", "JAX ms", "loop / t", "loop ms"}
+        if not sys.platform.startswith("linux"):
+            must.discard("others' CPU")  # read from /proc/stat
         assert must <= filled, line
         if cells[1] == "float64":
             assert {"loop / t", "loop ms"} <= filled, line
@@ -84,3 +89,17 @@ def test_shapes_are_the_issue_table_plus_small_and_mnist():
               (16, 8, 31, 31, 8, 5, 2, 0)]:  # fmt: skip
         assert t in tuples
     assert {s.label for s in SHAPES if s.loop} == {"small", "MNIST-like"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/stat")
+def test_cpu_watch_does_not_count_this_process():
+    """Busy-looping here for 0.3 s must not show up as other processes' CPU use
+    beyond what the machine has: the share stays within [0, 1]."""
+    watch = CpuWatch()
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:
+        pass
+    share = watch.share()
+    assert share is not None and 0.0 <= share <= 1.0
+    waited = wait_until_quiet(0.0, probe=0.05)  # one probe, no waiting
+    assert waited is not None and waited >= 0.0

@@ -26,16 +26,27 @@ from .environment import describe, limit_threads, schedulable_cpus
 from .peers import PASSES, PEERS, Unavailable, peer_passes
 from .report import Row, check_targets, format_table, plot
 from .shapes import SHAPES, TINY_SHAPES, Shape
-from .timing import peak_extra_bytes, time_round_robin
+from .timing import CpuWatch, peak_extra_bytes, time_round_robin, wait_until_quiet
 
 __all__ = ["main", "run"]
 
 
-def run(shapes, dtypes, peers, *, threads: int, warmup: int, repeats: int, log=print) -> list[Row]:
-    """Time every (shape, dtype, pass) for every peer; return the rows of the table."""
+def run(
+    shapes, dtypes, peers, *, threads: int, warmup: int, repeats: int, quiet_wait: float = 0, log=print
+) -> list[Row]:
+    """Time every (shape, dtype, pass) for every peer; return the rows of the table.
+
+    With ``quiet_wait`` > 0, each (shape, dtype) first waits up to that many seconds
+    for the other processes on the machine to go quiet.  Every row records the share
+    of the CPUs that other processes used while its (shape, dtype) was measured.
+    """
     rows = []
     for s in shapes:
         for dtype in dtypes:
+            if quiet_wait > 0:
+                wait_until_quiet(quiet_wait)
+            watch = CpuWatch()
+            case_rows = []
             fns: dict[str, dict] = {}
             for peer in peers:
                 try:
@@ -47,8 +58,13 @@ def run(shapes, dtypes, peers, *, threads: int, warmup: int, repeats: int, log=p
                 secs = time_round_robin(contest, warmup=warmup, repeats=repeats, slow={"loop reference"})
                 row = Row(s, np.dtype(dtype).name, pass_, {p: secs.get(p) for p in PEERS})
                 row.peak_bytes = peak_extra_bytes(contest["convlib"])
-                rows.append(row)
-            log(f"  done {s.label} {np.dtype(dtype).name}")
+                case_rows.append(row)
+            others = watch.share()
+            for row in case_rows:
+                row.others_cpu = others
+            rows.extend(case_rows)
+            busy = "n/a" if others is None else f"{others:.0%}"
+            log(f"  done {s.label} {np.dtype(dtype).name} (other processes used {busy} of the CPUs)")
     return rows
 
 
@@ -61,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shapes", default=None, help="comma-separated shape labels (default: all)")
     p.add_argument("--skip", default="", help="comma-separated peers to leave out, e.g. JAX,PyTorch")
     p.add_argument("--tiny", action="store_true", help="tiny shapes only (the smoke test)")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each shape and dtype, wait up to this long for other processes to go quiet",
+    )
     p.add_argument("--out", default="benchmarks/results", help="directory for results.json and table.md")
     p.add_argument("--plot", default="benchmarks/bench.png", help="PNG path ('' for none)")
     return p
@@ -96,7 +119,7 @@ def main(argv: list[str]) -> int:
             print(line)
         print(f"warm-up {args.warmup}, median of {args.repeats} interleaved calls (loop reference: 1 call)")
         rows = run(shapes, dtypes, peers, threads=args.threads, warmup=args.warmup, repeats=args.repeats,
-                   log=lambda msg: print(msg, file=sys.stderr))  # fmt: skip
+                   quiet_wait=args.quiet_wait, log=lambda msg: print(msg, file=sys.stderr))  # fmt: skip
     table = format_table(rows)
     targets = check_targets(rows)
     load = "load average (1, 5, 15 min) at end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -117,7 +140,8 @@ def main(argv: list[str]) -> int:
         "environment": header + [load],
         "rows": [{"shape": r.shape.label, "N,C,H,W,F,K,stride,pad": r.shape.tuple, "dtype": r.dtype,
                   "pass": r.pass_, "seconds": r.seconds, "flops": r.shape.flops,
-                  "peak_extra_bytes": r.peak_bytes, "im2col_bytes": r.im2col_bytes} for r in rows],
+                  "peak_extra_bytes": r.peak_bytes, "im2col_bytes": r.im2col_bytes,
+                  "others_cpu_share": r.others_cpu} for r in rows],
         "targets": [{"met": ok, "text": text} for ok, text in targets],
     }, indent=1))  # fmt: skip
     if args.plot:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["time_round_robin", "peak_extra_bytes"]
+__all__ = ["CpuWatch", "peak_extra_bytes", "time_round_robin", "wait_until_quiet"]
 
 
 def time_round_robin(
@@ -54,3 +55,47 @@ def peak_extra_bytes(fn: Callable[[], object]) -> int:
         if not was_tracing:
             tracemalloc.stop()
     return peak - before
+
+
+class CpuWatch:
+    """Share of the machine's CPU time used by *other* processes between two readings.
+
+    Linux only (``/proc/stat``); elsewhere :meth:`share` is None.  Busy time of the
+    whole machine minus this process's own CPU time, over wall time x CPUs.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._read()
+
+    @staticmethod
+    def _read():
+        try:
+            with open("/proc/stat") as fh:
+                fields = [int(v) for v in fh.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # user..steal, seconds
+        own = os.times()
+        return time.monotonic(), busy, own.user + own.system
+
+    def share(self) -> float | None:
+        end = self._read()
+        if self._start is None or end is None:
+            return None
+        (t0, b0, o0), (t1, b1, o1) = self._start, end
+        if t1 - t0 <= 0:
+            return None
+        return max(0.0, ((b1 - b0) - (o1 - o0)) / ((t1 - t0) * (os.cpu_count() or 1)))
+
+
+def wait_until_quiet(max_seconds: float, threshold: float = 0.1, probe: float = 0.5) -> float | None:
+    """Wait (up to ``max_seconds``) until other processes use under ``threshold`` of the
+    CPUs over a ``probe``-second window; returns the last share measured."""
+    deadline = time.monotonic() + max_seconds
+    while True:
+        watch = CpuWatch()
+        time.sleep(probe)
+        share = watch.share()
+        if share is None or share < threshold or time.monotonic() >= deadline:
+            return share
