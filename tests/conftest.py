@@ -10,11 +10,13 @@ on ``sys.path``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
 import jax
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from jax import lax
@@ -255,6 +257,25 @@ def tap_oracle(x, w, dy, stride, padding, dilation=(1, 1)):
             dw[a, c] = np.tensordot(window, dy, axes=([0, 1, 2], [0, 1, 2]))  # (C, F)
     dx = dxp[:, top : top + x.shape[1], left : left + x.shape[2]]  # (N, H, W, C)
     return y, dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+@contextlib.contextmanager
+def blocked_passes(block_bytes: int = 512):
+    """Force convlib's blocked, multi-threaded passes on small arrays.
+
+    convlib.conv runs a pass whose im2col matrix is under BLOCK_BYTES / 8 as the textbook
+    im2col + one product (+ col2im for dx), and only larger passes in cache-sized blocks on
+    several threads, with dx by stride phases.  The test geometries are small, so without
+    this they would only ever see the textbook path.  With 512-byte blocks and no threshold
+    for threads, almost every pass is split into many blocks of a row or less.
+    """
+    import convlib.im2col
+    import convlib.parallel
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convlib.im2col, "BLOCK_BYTES", block_bytes)
+        mp.setattr(convlib.parallel, "PARALLEL_MIN_BYTES", 0)
+        yield
 
 
 def integer_arrays(rng: np.random.Generator, *shapes, low: int = -8, high: int = 8):

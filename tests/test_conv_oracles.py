@@ -17,6 +17,7 @@ H 13..23 x W 13..16 x K 2..4 x s 1..3 x p 0..2.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -24,6 +25,7 @@ import pytest
 from conftest import (
     assert_bitwise,
     assert_within,
+    blocked_passes,
     check_adjoint,
     check_against_jax,
     check_zero_pattern,
@@ -196,6 +198,13 @@ def test_hypothesis_geometries_against_jax_and_reference(cfg, seed):
     xi, wi, bi = cfg.arrays(rng, integer=True)
     dyi = integer_arrays(rng, dy.shape)[0]
     _check_exact(xi, wi, bi, dyi, repr(cfg), **cfg.kwargs)
+    # the blocked, multi-threaded passes on the same integers, exact against tap_oracle
+    exact = tap_oracle(_batched(xi), wi, _batched(dyi), geom.stride, geom.padding, geom.dilation)
+    with blocked_passes():
+        ours = (conv2d_forward(xi, wi, **cfg.kwargs), *conv2d_backward(dyi, xi, wi, **cfg.kwargs))
+    for a, ex, name in zip(ours, exact, ("y", "dx", "dw", "db"), strict=True):
+        a4 = _batched(a) if name in ("y", "dx") else a
+        assert_bitwise(a4, ex.astype(np.float64), f"{cfg!r} {name} (blocked path)")
 
 
 # --------------------------------------------------------------------------- dense sweep
@@ -229,10 +238,12 @@ def test_dense_sweep(K, s):
             geom = resolved(x.shape, w.shape, **conv)
             dy = integer_arrays(rng, geom.out_shape)[0]
             what = f"H={H} W={W} K={K} s={s} p={p}"
-            y, dx, dw, db = conv2d_forward(x, w, **conv), *conv2d_backward(dy, x, w, **conv)
             exact = tap_oracle(x, w, dy, geom.stride, geom.padding)
-            for ours, ex, name in zip((y, dx, dw, db), exact, ("y", "dx", "dw", "db"), strict=True):
-                assert_bitwise(ours, ex.astype(np.float64), f"{what} {name}")
+            for path in ("textbook", "blocked"):
+                with blocked_passes() if path == "blocked" else contextlib.nullcontext():
+                    ours = (conv2d_forward(x, w, **conv), *conv2d_backward(dy, x, w, **conv))
+                for a, ex, name in zip(ours, exact, ("y", "dx", "dw", "db"), strict=True):
+                    assert_bitwise(a, ex.astype(np.float64), f"{what} {name} ({path} path)")
             if W == 13 + H % 4:
                 _check_exact(x, w, b, dy, what, **conv)
                 counts["loop reference"] += 1
@@ -255,23 +266,21 @@ def test_dense_sweep(K, s):
 
 # --------------------------------------------------------------------------- blocks and threads
 
-# convlib.conv copies im2col in cache-sized blocks (convlib.im2col.BLOCK_BYTES) and runs
-# them on several threads above convlib.parallel.PARALLEL_MIN_BYTES of im2col data.  The
-# small geometries above fit in one block on one thread; these tests force the other paths.
+# convlib.conv runs small passes (im2col under BLOCK_BYTES / 8) as textbook im2col + one
+# product, larger ones in cache-sized blocks on several threads with dx by stride phases.
+# The grid above runs the textbook path (the sweep and hypothesis run both); here every
+# grid geometry runs blocked (conftest.blocked_passes), and three medium geometries take
+# the blocked path with the real block size.
 
 
 @pytest.mark.parametrize("cfg", GRID, ids=GRID_IDS)
-def test_tiny_blocks_on_threads_exact(cfg, monkeypatch):
-    import convlib.im2col
-    import convlib.parallel
-
-    monkeypatch.setattr(convlib.im2col, "BLOCK_BYTES", 512)  # a block is one output row or less
-    monkeypatch.setattr(convlib.parallel, "PARALLEL_MIN_BYTES", 0)  # threads even for tiny passes
+def test_tiny_blocks_on_threads_exact(cfg):
     rng = np.random.default_rng(7)
     x, w, b = cfg.arrays(rng, integer=True)
     geom = resolved(_batched(x).shape, w.shape, **cfg.kwargs)
     dy = integer_arrays(rng, geom.out_shape if cfg.N is not None else geom.out_shape[1:])[0]
-    _check_exact(x, w, b, dy, cfg.label, **cfg.kwargs)
+    with blocked_passes():
+        _check_exact(x, w, b, dy, cfg.label, **cfg.kwargs)
 
 
 MEDIUM = (

@@ -8,11 +8,14 @@ of convlib.bounds.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from conftest import (
     assert_bitwise,
     assert_within,
+    blocked_passes,
     check_adjoint,
     geometries,
     integer_arrays,
@@ -261,15 +264,23 @@ def _read_only(*arrays):
     return out
 
 
+def _path(path):
+    """The textbook passes (what small arrays get) or the blocked, threaded ones."""
+    return blocked_passes() if path == "blocked" else contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("path", ["textbook", "blocked"])
 @pytest.mark.parametrize("cfg", HARD_CONFIGS, ids=[c.label for c in HARD_CONFIGS])
-def test_inputs_are_never_mutated(cfg):
+def test_inputs_are_never_mutated(cfg, path):
     x, w, b, dy, _ = _float_case(cfg, 5)
     copies = [a.copy() for a in (x, w, b, dy)]
-    expected = _all(x, w, b, dy, **cfg.kwargs)
+    with _path(path):
+        expected = _all(x, w, b, dy, **cfg.kwargs)
     for a, c in zip((x, w, b, dy), copies, strict=True):
         assert_bitwise(a, c, "argument changed")
     # Read-only arrays: any write raises ValueError; results are unchanged.
-    got = _all(*_read_only(x, w, b, dy), **cfg.kwargs)
+    with _path(path):
+        got = _all(*_read_only(x, w, b, dy), **cfg.kwargs)
     for g, e in zip(got, expected, strict=True):
         assert_bitwise(g, e, "read-only inputs")
     # The results are fresh arrays, not views of the arguments.
@@ -298,12 +309,14 @@ def _noncontiguous(a, how):
 @pytest.mark.parametrize("how", ["fortran", "transposed", "negative strides", "strided slice"])
 @pytest.mark.parametrize("cfg", HARD_CONFIGS[:16:3], ids=[c.label for c in HARD_CONFIGS[:16:3]])
 def test_noncontiguous_inputs(cfg, how):
-    # Exact tier: same values, same results bitwise, whatever the memory layout.
+    # Exact tier: same values, same results bitwise, whatever the memory layout and path.
     x, w, b, dy, _ = _int_case(cfg, 6)
     expected = _all(x, w, b, dy, **cfg.kwargs)
-    got = _all(*(_noncontiguous(a, how) for a in (x, w, b, dy)), **cfg.kwargs)
-    for g, e, name in zip(got, expected, ("y", "dx", "dw", "db"), strict=True):
-        assert_bitwise(g, e, f"{how} {name}")
+    for path in ("textbook", "blocked"):
+        with _path(path):
+            got = _all(*(_noncontiguous(a, how) for a in (x, w, b, dy)), **cfg.kwargs)
+        for g, e, name in zip(got, expected, ("y", "dx", "dw", "db"), strict=True):
+            assert_bitwise(g, e, f"{how} {name} ({path} path)")
     # Float inputs: within the rounding bound.
     x, w, b, dy, _ = _float_case(cfg, 6)
     expected = _all(x, w, b, dy, **cfg.kwargs)
@@ -409,16 +422,18 @@ def _receptive_mask(geom, conv, pixel):
     return hits[..., 0] > 0  # (N, OH, OW)
 
 
+@pytest.mark.parametrize("path", ["textbook", "blocked"])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("cfg", [c for c in HARD_CONFIGS if c.N], ids=[c.label for c in HARD_CONFIGS if c.N])
-def test_nonfinite_input_reaches_exactly_its_receptive_field(cfg, value):
+def test_nonfinite_input_reaches_exactly_its_receptive_field(cfg, value, path):
     x, w, b, dy, geom = _float_case(cfg, 12)
     rng = np.random.default_rng(13)
     for _ in range(3):
         pixel = (rng.integers(geom.N), rng.integers(geom.H), rng.integers(geom.W))
         xb = x.copy()
         xb[pixel + (rng.integers(geom.C),)] = value
-        y = conv2d_forward(xb, w, b, **cfg.kwargs)
+        with _path(path):
+            y = conv2d_forward(xb, w, b, **cfg.kwargs)
         mask = _receptive_mask(geom, cfg.kwargs, pixel)
         bad = ~np.isfinite(y)
         assert np.array_equal(bad, np.broadcast_to(mask[..., None], y.shape)), f"{pixel} {value}"
@@ -434,6 +449,9 @@ def test_nan_in_dy_reaches_exactly_the_pixels_that_output_reads(cfg):
     dyb = dy.copy()
     dyb[n, i, j, f] = np.nan
     dx, dw, db = conv2d_backward(dyb, x, w, **cfg.kwargs)
+    with blocked_passes():  # the stride-phase dx and blocked dw must agree, NaN for NaN
+        for a, e in zip(conv2d_backward(dyb, x, w, **cfg.kwargs), (dx, dw, db), strict=True):
+            assert np.array_equal(np.isnan(a), np.isnan(e))
     # Pixels read by output (n, i, j): the adjoint of the receptive field, by the loop reference.
     delta = np.zeros((geom.N, geom.OH, geom.OW, 1))
     delta[n, i, j, 0] = 1.0
