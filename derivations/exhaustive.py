@@ -113,6 +113,11 @@ def _grid_sets() -> dict:
     return _GRID_SETS
 
 
+def cost(cfg: Config) -> int:
+    """Number of monomials of the loss: the work of one configuration, roughly."""
+    return max(cfg.N, 1) * cfg.OH * cfg.OW * cfg.F * (cfg.KH * cfg.KW * cfg.C + 1)
+
+
 def _work(cfg: Config) -> tuple:
     ids = tuple(fid for sec in section_of(cfg) for fid in
                 (f"s{sec}.forward", f"s{sec}.backward", f"s{sec}.weight_step", f"s{sec}.bias_step"))
@@ -139,7 +144,7 @@ def run_note_checks(processes: int = 2, progress=None) -> dict:
     """{(formula id, variant): Tally} over the three sections' grids (deterministic)."""
     from .geometry import note_grid
     configs = sorted(set().union(*(note_grid(sec) for sec in (1, 2, 3))),
-                     key=lambda c: (c.sh, c.C * c.F, c.size_key()))
+                     key=lambda c: (-cost(c), c.size_key()))
     _grid_sets()
     for fid in ("s1", "s2", "s3"):
         for kind in ("forward", "backward", "weight_step", "bias_step"):
@@ -165,10 +170,8 @@ def _map(fn, items, processes, progress, label):
     import multiprocessing as mp
     ctx = mp.get_context("fork")
     with ctx.Pool(processes) as pool:
-        # large contiguous chunks: a worker's memo of sympy.diff results (concrete.py) is reused
-        # by neighbouring configurations, which share most monomials
-        chunk = max(1, total // (8 * processes))
-        for number, result in enumerate(pool.imap(fn, items, chunksize=chunk), 1):
+        # items come largest first (see cost()); small chunks balance the two workers
+        for number, result in enumerate(pool.imap(fn, items, chunksize=2), 1):
             out.append(result)
             if progress:
                 progress(label, number, total)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .concrete import truth
 from .evaluate import evaluate
-from .exhaustive import Mismatch, Tally, _map, equal
+from .exhaustive import Mismatch, Tally, _map, cost, equal
 from .geometry import Config, general_grid
 from .general_layer import general_derivations, general_forward
 from .notation import C, F, H, KH, KW, W, hprime, u, x
@@ -59,7 +59,7 @@ def _work(cfg: Config):
 def run_general_checks(processes: int = 2, progress=None) -> dict:
     """{"input" | "weight" | "bias": Tally} over the general grid."""
     general_derivations()
-    configs = sorted(general_grid(), key=lambda c: c.size_key())
+    configs = sorted(general_grid(), key=lambda c: (-cost(c), c.size_key()))
     tallies = {name: Tally() for name in ("input", "weight", "bias")}
     for _, outcome in _map(_work, configs, processes, progress, "general layer check"):
         for name, mismatch in outcome.items():
@@ -105,10 +105,11 @@ def general_page_text(processes: int = 2, progress=None) -> str:
             out.append(f"{number}. {step.caption}{tag}\n\n$$\n{latex(step.expr)}\n$$\n\n")
     grid = general_grid()
     out.append("## The grid\n\n")
-    out.append(f"{len(grid)} configurations: per axis, size 1..6, kernel 1..3, stride 1..3, "
+    out.append(f"{len(grid)} configurations: per axis, size 1..5, kernel 1..3, stride 1..3, "
                "dilation 1..2, padding (before, after) in {(0,0), (1,0), (0,2), (2,1)} "
-               "whenever the dilated kernel fits the padded input; the second axis is a "
-               "shifted copy of the first (every axis case appears on both axes, non-square); "
+               "whenever the dilated kernel fits the padded input; each such axis case appears "
+               "once as the vertical axis, paired with a shifted choice of horizontal case "
+               "(non-square); "
                "N cycles through 0 (unbatched, 3-D input), 1, 2; (C, F) through all nine "
                "pairs in 1..3.\n")
     return "".join(out)

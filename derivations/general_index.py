@@ -194,8 +194,7 @@ def _backward(section: int) -> Derivation:
                 else w[ip, jp, c, fp] * g[a - ip, bi - jp, fp])
         final = Sum(_guard(body, a - ip >= 0, a - ip <= OH - 1, bi - jp >= 0, bi - jp <= OW - 1),
                     (ip, 0, KH - 1), (jp, 0, KW - 1), *([(fp, 0, F - 1)] if dims == 3 else []))
-        steps.append(Step("Exchange the summation range and the guard (stated; checked on the grid)",
-                          final, "stated"))
+        steps.append(Step("Exchange the summation range and the guard", final, "stated"))
     else:
         # stride: o = a // s - i', kernel row a % s + i' s (floor division / modulo)
         body = w[sp.Mod(a, s) + ip * s, sp.Mod(bi, s) + jp * s, c, fp] * \
@@ -208,15 +207,15 @@ def _backward(section: int) -> Derivation:
                     (fp, 0, F - 1))
         steps.append(Step(
             r"Re-index the output row $i = \lfloor a/s \rfloor - i'$, kernel row "
-            r"$a - i s = (a \bmod s) + i' s$: SymPy cannot substitute floor division and modulo; "
-            r"stated, and checked on the grid. $i'$ runs to $\lceil K_H/s \rceil - 1$, "
+            r"$a - i s = (a \bmod s) + i' s$ (SymPy cannot substitute floor division and "
+            r"modulo). $i'$ runs to $\lceil K_H/s \rceil - 1$, "
             r"not $K_H/s - 1$: the last kernel rows are reached when $s \nmid K_H$", final, "stated"))
     # chain rule through f^l = h(y^l)
     u_out = u[out]
     result = hprime(u_out) * final
     steps.append(Step(r"Chain rule through $f^{l} = h(y^{l})$: $\delta^{l} = h'(y^{l}) \cdot "
-                      r"\partial L / \partial f^{l}$ (sympy.diff with $h$ undefined, on the grid)",
-                      result))
+                      r"\partial L / \partial f^{l}$ (sympy.diff with $h$ undefined does this "
+                      "on every configuration of the grid)", result))
     names = {a: i, bi: j, c: f}
     result = _rename(result, names)
     lhs = sp.IndexedBase("delta")[tuple(names[v] for v in out)]

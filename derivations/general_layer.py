@@ -59,7 +59,7 @@ def specialize_forward(section: int):
     unguarded = expr
     steps.append(Step(r"Without padding every window lies inside the input: $i s + i' \le "
                       r"(O_H - 1)s + K_H - 1 \le H - 1$ since $O_H = \lfloor (H - K_H)/s \rfloor + 1$,"
-                      " so the zero rule is never used (stated; the exhaustive check evaluates "
+                      " so the zero rule is never used (the exhaustive check evaluates "
                       "the formula with no zero rule at all)", unguarded, "stated"))
     if section == 1:
         summand = unguarded.args[1].function if isinstance(unguarded.args[1], Sum) else None

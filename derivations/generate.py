@@ -36,8 +36,17 @@ class _Progress:
             print(text, file=sys.stderr, flush=True)
 
 
+_RENDERED: dict[int, dict[str, str]] = {}
+
+
 def render_all(processes: int = 2, progress=None) -> dict[str, str]:
-    """{file name: content} of every generated artifact."""
+    """{file name: content} of every generated artifact (computed once per process)."""
+    if processes not in _RENDERED:
+        _RENDERED[processes] = _render(processes, progress)
+    return dict(_RENDERED[processes])
+
+
+def _render(processes: int, progress) -> dict[str, str]:
     from .exhaustive import run_note_checks
     from .general_check import general_page_text
     from .geometry import general_grid, note_grid

@@ -84,6 +84,7 @@ MAX_SIZE = 7
 MAX_KERNEL = 4
 NOTE_MAX_SIZE_WITH_CHANNELS = 6
 STRIDES = (1, 2, 3)
+GENERAL_MAX_SIZE = 5
 # All nine (C, F) pairs; each spatial case gets one, cycling, so that every
 # pair meets every stride and both C < F, C = F and C > F occur throughout.
 CHANNELS = tuple(itertools.product((1, 2, 3), (1, 2, 3)))
@@ -120,19 +121,20 @@ def note_grid(section: int) -> list[Config]:
 def general_grid() -> list[Config]:
     """Grid of the general layer (stride, padding, dilation, batch; per-axis values).
 
-    Each axis runs through size 1..6, kernel 1..3, stride 1..3, dilation 1..2 and
-    padding (lo, hi) in {(0,0), (1,0), (0,2), (2,1)} whenever the dilated kernel
-    fits the padded input; the second axis is paired with the first by a cyclic
-    shift, so every axis case appears on both axes, non-square.  Batch N cycles
-    0 (unbatched), 1, 2; channels cycle through the nine (C, F) pairs.
+    Each axis case (size 1..5, kernel 1..3, stride 1..3, dilation 1..2, padding
+    (lo, hi) in {(0,0), (1,0), (0,2), (2,1)}, whenever the dilated kernel fits
+    the padded input) appears once as the vertical axis, paired with the
+    horizontal case ``(5*n + 37) mod count`` (non-square, mixed strides).  Batch N
+    cycles 0 (unbatched), 1, 2; channels cycle through the nine (C, F) pairs.
     """
     pads = ((0, 0), (1, 0), (0, 2), (2, 1))
     axis = [(size, kernel, stride, dil, pad)
-            for size in range(1, 7) for kernel in range(1, 4) for stride in (1, 2, 3)
+            for size in range(1, GENERAL_MAX_SIZE + 1) for kernel in range(1, 4)
+            for stride in (1, 2, 3)
             for dil in (1, 2) for pad in pads
             if out_size(size, kernel, stride, dil, *pad) >= 1]
     grid = []
-    shift = 37  # coprime with len(axis): pairs differ in every component over the cycle
+    shift = 37
     for number, first in enumerate(axis):
         second = axis[(number * 5 + shift) % len(axis)]
         (H, KH, sh, dh, (pt, pb)), (W, KW, sw, dw, (pl, pr)) = first, second

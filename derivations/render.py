@@ -61,7 +61,7 @@ def rule_latex(rules: tuple, kind: str) -> str:
 
 
 def _block(text: str) -> str:
-    return f"$$\n{text}\n$$\n"
+    return f"\n$$\n{text}\n$$\n\n"
 
 
 def _counterexample(tally) -> dict | None:
@@ -126,7 +126,7 @@ def formula_section(fid: str, tallies: dict, ad: dict | None) -> str:
                  "bias_step": "()"}[kind]
     note = seed(fid)
     derivation = derive(fid)
-    out = [f"## `{fid}`\n"]
+    out = [f"## `{fid}`\n\n"]
     out.append("As printed in the note:\n")
     out.append(_block(NOTE_LATEX[fid]))
     if note.rules:
@@ -168,9 +168,8 @@ def formula_section(fid: str, tallies: dict, ad: dict | None) -> str:
     out.append("\n### Derivation\n\n")
     for number, step in enumerate(derivation.steps, 1):
         tag = " *(stated; proved by the exhaustive check)*" if step.by == "stated" else ""
-        out.append(f"{number}. {step.caption}{tag}\n\n")
+        out.append(f"{number}. {step.caption}{tag}\n")
         out.append(_block(latex(step.expr, kind)))
-        out.append("\n")
     for number, _ in enumerate(derivation.also_check):
         t = tallies[(fid, f"derived_step_{number}")]
         out.append(_verdict_line(t, "SymPy's own form (after eliminating the deltas, before "
