@@ -16,18 +16,46 @@
 # $h'(y^l)$ is set to 1 throughout (it multiplies both sides alike).
 
 # %%
+import json
+from pathlib import Path
+
 import numpy as np
-from IPython.display import Math, display
+from IPython.display import Markdown, Math, display
 
 from convlib import conv2d_backward
 from convlib.plots import difference_map, grids, notebook_setup
 from derivations.evaluate import evaluate, section_arrays, value_shape
 from derivations.geometry import Config
 from derivations.notation import to_latex
-from derivations.seed import corrected, seed
+from derivations.seed import NOTE_LATEX, corrected, seed
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 rng = np.random.default_rng(4)
+
+# %% [markdown]
+# ## The verdicts, and the smallest counterexamples
+#
+# `derivations/report.json` (written by `convlib derive`) records, for each formula, whether the note's
+# literal text equals SymPy's gradient on every configuration of the grid, and if not, the smallest
+# configuration where it fails with the two symbolic values (`g` is the upstream gradient δ, `u` the
+# previous layer's pre-activation, `undefined(...)` a read of an entry that does not exist).
+
+# %%
+records = {r["id"]: r for r in json.loads((Path.cwd().parent / "derivations" / "report.json").read_text())}
+failing = [fid for fid, r in records.items() if not r["seed_holds"]]
+assert failing == ["s1.backward", "s2.backward", "s3.backward"], failing
+for fid in failing:
+    cx = records[fid]["counterexample"]
+    assert cx["seed_value"] != cx["true_value"]
+    display(Markdown(f"**`{fid}`**: fails; smallest of {records[fid]['configurations_checked']} configurations checked is "
+                     f"H={cx['H']}, W={cx['W']}, C={cx['C']}, F={cx['F']}, kernel {cx['KH']}×{cx['KW']}, stride {cx['stride']}, "
+                     f"entry {tuple(cx['index'])}.  The note, as printed:"))  # fmt: skip
+    display(Math(NOTE_LATEX[fid]))
+    display(
+        Markdown(
+            f"| | value at that entry |\n|---|---|\n| the note | `{cx['seed_value']}` |\n| the truth | `{cx['true_value']}` |"
+        )
+    )
 
 # %% [markdown]
 # ## 1. `s1.backward`: the zero padding names an entry that does not exist

@@ -27,6 +27,10 @@
 # the ratios are in the plots.
 
 # %%
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 
 from convlib import conv2d_backward, conv2d_forward
@@ -77,7 +81,36 @@ assert all(r.ratio == 0 for r in exact)
 print("loop reference on integer data: bitwise equal everywhere")
 
 # %% [markdown]
-# ## SymPy on the same grid
+# ## SymPy on the note's grid
+#
+# `convlib derive` builds, for every configuration of each section's grid, the forward pass over arrays of
+# SymPy symbols, differentiates the loss with `sympy.diff`, and compares each formula with the result
+# *exactly* (polynomials with integer coefficients).  Its verdicts are in `derivations/report.json` and on
+# the pages; the derived formula must hold everywhere, the note's wherever the note is right.
+
+# %%
+derivations_dir = Path.cwd().parent / "derivations"
+records = json.loads((derivations_dir / "report.json").read_text())
+pages = {1: "s1_single_kernel.md", 2: "s2_multiple_kernels.md", 3: "s3_stride.md"}
+for section, page in pages.items():
+    text = (derivations_dir / page).read_text()
+    checked = {r["configurations_checked"] for r in records if r["section"] == section}
+    assert len(checked) == 1 and text.count("**The derived formula holds**") == 4, page
+    print(
+        f"section {section}: all 4 derived formulas equal sympy.diff's gradient on {checked.pop()} configurations"
+    )
+general = (derivations_dir / "general_layer.md").read_text()
+general_verdicts = re.findall(r"holds on (\d+) of \1 configurations", general)
+assert len(general_verdicts) == 3, general_verdicts  # input, weight and bias gradients
+print(
+    f"general layer (batch, stride, padding, dilation): 3 derived gradients hold on {general_verdicts[0]} configurations"
+)
+print(
+    "note's formulas that fail:", ", ".join(r["id"] for r in records if not r["seed_holds"]), "(notebook 04)"
+)
+
+# %% [markdown]
+# ## SymPy on the verification grid
 #
 # `derivations/general_layer.py` derives the three gradients of the *general* layer (batch, per-axis
 # stride, dilation and padding) from its forward pass with `sympy.diff`.  Those derived formulas, evaluated
