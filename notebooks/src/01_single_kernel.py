@@ -123,8 +123,8 @@ fig = grids(
 # %%
 derivation = derive("s1.backward")
 for number, step in enumerate(derivation.steps, 1):
-    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
-    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    who = "SymPy" if step.by == "sympy" else "stated, proved on the grid"
+    display(Markdown(f"**{number}.** [{who}] {step.caption}"))
     display(Math(latex(step.expr, "backward")))
 assert [step.by for step in derivation.steps].count("sympy") >= 3
 
@@ -204,8 +204,8 @@ print("w <-", new_w.tolist(), " b <-", new_b)
 # %%
 derivation = derive("s1.weight_step")
 for number, step in enumerate(derivation.steps, 1):
-    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
-    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    who = "SymPy" if step.by == "sympy" else "stated, proved on the grid"
+    display(Markdown(f"**{number}.** [{who}] {step.caption}"))
     display(Math(latex(step.expr, "weight_step")))
 assert [step.by for step in derivation.steps].count("sympy") >= 3
 

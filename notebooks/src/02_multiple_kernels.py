@@ -102,8 +102,8 @@ fig = grids(
 # %%
 derivation = derive("s2.backward")
 for number, step in enumerate(derivation.steps, 1):
-    who = "SymPy" if step.by == "sympy" else "stated; proved by the exhaustive check on the grid"
-    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    who = "SymPy" if step.by == "sympy" else "stated, proved on the grid"
+    display(Markdown(f"**{number}.** [{who}] {step.caption}"))
     display(Math(latex(step.expr, "backward")))
 assert [step.by for step in derivation.steps].count("sympy") >= 3
 

@@ -124,8 +124,8 @@ fig = grids([w[:, :, 0, 0], holey[:, :, 0, 0]], ["3x2 kernel", "as dilated by (2
 # %%
 steps, formula, indices = general_derivations()["input"]
 for number, step in enumerate(steps, 1):
-    who = "SymPy" if step.by == "sympy" else "stated; checked on the grid"
-    display(Markdown(f"**{number}.** {step.caption} *({who})*"))
+    who = "SymPy" if step.by == "sympy" else "stated, proved on the grid"
+    display(Markdown(f"**{number}.** [{who}] {step.caption}"))
     display(Math(latex(step.expr, "backward")))
 assert steps[-1].by == "stated" and "Mod" in str(formula)  # the divisibility guard is in the result
 
