@@ -153,6 +153,19 @@ assert coverage.sum() == np.count_nonzero(X)  # each copy of a pixel counted onc
 assert set(np.unique(coverage)) == {1.0, 2.0, 4.0}
 
 # %% [markdown]
+# ## What `conv2d_forward` and `conv2d_backward` actually run
+#
+# The steps above are the algorithm; [`convlib/conv.py`](../convlib/conv.py) runs the same products in a
+# faster order.  The im2col matrix X is never built whole: its rows are independent, so the forward pass
+# and dW take X one cache-sized block of rows at a time (`convlib.im2col.block_spans`), spread over the
+# threads BLAS may use.  And dx is not `col2im(dY @ Wm.T)`, whose scatter-add is slow (worst with
+# stride): it is split into s_h·s_w *stride phases* ([`convlib/phases.py`](../convlib/phases.py)), the
+# pixel classes whose term counts notebook 03 draws, and each phase is a dense stride-1 correlation of δ
+# with a flipped sub-kernel, again im2col and one matrix product.  Every entry is still the sum of the same
+# products, only in another order: that is why the integer comparisons above are exact, and why the
+# rounding bounds of notebook 06 hold for floats.
+
+# %% [markdown]
 # ## Speed
 #
 # The loop reference, convlib and JAX (`lax.conv_general_dilated` under `jax.jit`, float64, compiled
