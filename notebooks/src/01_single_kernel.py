@@ -12,7 +12,7 @@
 # | formula id | the note writes |
 # |---|---|
 # | `s1.forward` | $y_{i,j}^l = \sum_{i'=0}^{K_H-1} \sum_{j'=0}^{K_W-1} w_{i',j'}^l\, f_{i+i',j+j'}^{l-1} + b^l$, $\;f_{i,j}^l = h(y_{i,j}^l)$ |
-# | `s1.backward` | $\delta_{i,j}^l = h'(y_{i,j}^l) \sum_{i'=0}^{K_H-1} \sum_{j'=0}^{K_W-1} w_{i',j'}^{l+1}\, \delta_{i-i',j-j'}^{l+1}$, with $\delta^{l+1}_{x,y} := 0$ outside the output |
+# | `s1.backward` | $\delta_{i,j}^l = h'(y_{i,j}^l) \sum_{i'=0}^{K_H-1} \sum_{j'=0}^{K_W-1} w_{i',j'}^{l+1}\, \delta_{i-i',j-j'}^{l+1}$, with $\delta^{l+1}_{x,y} := 0$ if $x \notin [0, \text{output height}]$ or $y \notin [0, \text{output width}]$ (closed, as printed: see notebook 04) |
 # | `s1.weight_step` | $w_{i,j}^l \leftarrow w_{i,j}^l - \alpha \sum_{i'=0}^{O_H-1} \sum_{j'=0}^{O_W-1} \delta_{i',j'}^l\, f_{i+i',j+j'}^{l-1}$ |
 # | `s1.bias_step` | $b^l \leftarrow b^l - \alpha \sum_{i'=0}^{O_H-1} \sum_{j'=0}^{O_W-1} \delta_{i',j'}^l$ |
 #
