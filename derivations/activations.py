@@ -55,7 +55,8 @@ def derivative_table() -> list[tuple[str, str, str]]:
         closed = CLOSED_FORMS[name]
         assert sp.simplify((d - closed).rewrite(sp.exp)) == 0 or sp.piecewise_fold(d - closed) \
             .equals(0), name
-        rows.append((name, sp.latex(expr), sp.latex(closed)))
+        sigma = sp.Function("sigma")(Y)
+        rows.append((name, sp.latex(expr), sp.latex(closed.subs(_sigma, sigma))))
     return rows
 
 

@@ -168,7 +168,10 @@ def _map(fn, items, processes, progress, label):
                 progress(label, number, total)
         return out
     import multiprocessing as mp
-    ctx = mp.get_context("fork")
+    import sys
+    # fork shares the parent's memos and derivations for free, but forking a process in
+    # which JAX runs threads can deadlock (the test session imports JAX): spawn then.
+    ctx = mp.get_context("spawn" if "jax" in sys.modules else "fork")
     with ctx.Pool(processes) as pool:
         # items come largest first (see cost()); small chunks balance the two workers
         for number, result in enumerate(pool.imap(fn, items, chunksize=2), 1):

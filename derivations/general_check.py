@@ -105,7 +105,7 @@ def general_page_text(processes: int = 2, progress=None) -> str:
             out.append(f"{number}. {step.caption}{tag}\n\n$$\n{latex(step.expr)}\n$$\n\n")
     grid = general_grid()
     out.append("## The grid\n\n")
-    out.append(f"{len(grid)} configurations: per axis, size 1..5, kernel 1..3, stride 1..3, "
+    out.append(f"{len(grid)} configurations: per axis, size 1..4, kernel 1..3, stride 1..3, "
                "dilation 1..2, padding (before, after) in {(0,0), (1,0), (0,2), (2,1)} "
                "whenever the dilated kernel fits the padded input; each such axis case appears "
                "once as the vertical axis, paired with a shifted choice of horizontal case "

@@ -84,7 +84,7 @@ MAX_SIZE = 7
 MAX_KERNEL = 4
 NOTE_MAX_SIZE_WITH_CHANNELS = 6
 STRIDES = (1, 2, 3)
-GENERAL_MAX_SIZE = 5
+GENERAL_MAX_SIZE = 4
 # All nine (C, F) pairs; each spatial case gets one, cycling, so that every
 # pair meets every stride and both C < F, C = F and C > F occur throughout.
 CHANNELS = tuple(itertools.product((1, 2, 3), (1, 2, 3)))
@@ -121,7 +121,7 @@ def note_grid(section: int) -> list[Config]:
 def general_grid() -> list[Config]:
     """Grid of the general layer (stride, padding, dilation, batch; per-axis values).
 
-    Each axis case (size 1..5, kernel 1..3, stride 1..3, dilation 1..2, padding
+    Each axis case (size 1..4, kernel 1..3, stride 1..3, dilation 1..2, padding
     (lo, hi) in {(0,0), (1,0), (0,2), (2,1)}, whenever the dilated kernel fits
     the padded input) appears once as the vertical axis, paired with the
     horizontal case ``(5*n + 37) mod count`` (non-square, mixed strides).  Batch N

@@ -216,6 +216,7 @@ def index_page(records: list[dict], grid_text: str, extra: str = "") -> str:
     out.append(", and [the general layer](general_layer.md) (stride, padding, dilation, batch: "
                "beyond the note). Machine-readable verdicts: [report.json](report.json).\n\n")
     out.append(_NOTATION)
+    out.append(_activation_section())
     out.append(grid_text)
     out.append(extra)
     return "".join(out)
@@ -262,3 +263,15 @@ $0 \le i' \le K_H/s - 1$, i.e. to $\lfloor K_H/s \rfloor - 1$; integer division 
 and the index $i/\text{stride}$ (floor division) are as printed.
 
 """
+
+
+def _activation_section() -> str:
+    from .activations import derivative_table
+
+    lines = ["## The activations and their derivatives\n\n",
+             "The backward formulas carry $h'(y^{l})$. For the activations `convlib` offers, "
+             "`sympy.diff` derives it (`derivations/activations.py`, checked equal to the closed "
+             "form below, with $\\sigma(y) = 1/(1 + e^{-y})$, and numerically to `convlib.activations`):\n\n"]
+    for name, h_tex, d_tex in derivative_table():
+        lines.append(f"- `{name}`:\n\n$$\nh(y) = {h_tex}, \\qquad h'(y) = {d_tex}\n$$\n\n")
+    return "".join(lines)
