@@ -154,7 +154,23 @@ def run_note_checks(processes: int = 2, progress=None) -> dict:
     for cfg, outcome in results:
         for key, mismatch in outcome.items():
             tallies.setdefault(key, Tally()).add(mismatch)
+            for label, predicate in DEFECTS.get(key, ()):
+                if predicate(cfg):
+                    tallies.setdefault(key + (label,), Tally()).add(mismatch)
     return dict(sorted(tallies.items()))
+
+
+# Sub-grids that isolate one defect of a formula under the half-open reading: the smallest
+# counterexample on each is shown on the pages (report.json keeps the overall smallest).
+DEFECTS = {
+    ("s2.backward", "seed_half_open"): (
+        ("C = F > 1: the channel indices of w swapped, every index in range",
+         lambda c: c.C == c.F > 1),),
+    ("s3.backward", "seed_half_open"): (
+        ("K_H, K_W >= stride, stride not dividing the kernel",
+         lambda c: c.KH >= c.sh and c.KW >= c.sw and (c.KH % c.sh or c.KW % c.sw)),
+        ("stride dividing the kernel", lambda c: c.KH % c.sh == 0 and c.KW % c.sw == 0)),
+}
 
 
 def _map(fn, items, processes, progress, label):

@@ -154,6 +154,12 @@ def formula_section(fid: str, tallies: dict, ad: dict | None) -> str:
         if half.failed:
             out.append("\nSmallest counterexample under that reading:\n\n")
             out.append(_mismatch_table(half, names))
+        for key, sub in sorted(tallies.items()):
+            if key[:2] == (fid, "seed_half_open") and len(key) == 3:
+                out.append(f"\nOn the sub-grid *{key[2]}* ({sub.checked} configurations): ")
+                out.append(_verdict_line(sub, "the half-open reading") + "\n")
+                if sub.failed:
+                    out.append("\n" + _mismatch_table(sub, names))
     fixed = corrected(fid)
     if fixed is not None and tally.failed:
         out.append("\nCorrected formula, in the note's shape:\n\n")
