@@ -66,19 +66,14 @@ vectorized = {  # what the table says, and the object it names (a renamed functi
     "bias_step": [("conv2d_backward → db", convlib.conv2d_backward), ("Conv2D.step", convlib.Conv2D.step)],
 }
 notebooks = {1: "01_single_kernel.ipynb", 2: "02_multiple_kernels.ipynb", 3: "03_stride.ipynb"}
-tests = {
-    1: [
-        "tests/test_reference.py::test_s1_exact_against_vectorized",
-        "tests/test_reference.py::test_s1_against_jax",
-    ],
-    2: [
-        "tests/test_reference.py::test_s2_exact_against_vectorized",
-        "tests/test_reference.py::test_s2_against_jax",
-    ],
-    3: [
-        "tests/test_reference.py::test_s3_exact_against_vectorized",
-        "tests/test_reference.py::test_s3_against_jax",
-    ],
+tests = {  # per section; the derivation tests are parametrized over formula ids or sections
+    section: [
+        f"tests/test_reference.py::test_s{section}_exact_against_vectorized",
+        f"tests/test_reference.py::test_s{section}_against_jax",
+        "tests/test_derivations_core.py::test_derived_formula_matches_truth_on_hard_geometries",
+        "tests/test_derivations_ad.py::test_derived_formulas_agree_with_jax_and_convlib_on_the_whole_grid",
+    ]
+    for section in (1, 2, 3)
 }
 rows = [
     "| formula id | derivation | loop reference | vectorized | tests | notebook |",

@@ -32,10 +32,12 @@ from convlib.checks import resolve
 from convlib.im2col import im2col, pad_input
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup, outputs_feeding_inputs
-from derivations.evaluate import evaluate, section_arrays, value_shape
-from derivations.general_index import derive
-from derivations.geometry import Config
-from derivations.render import latex
+from derivations import Config, derive, latex
+from derivations.evaluate import (  # numeric evaluation: not in the public API
+    evaluate,
+    section_arrays,
+    value_shape,
+)
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 

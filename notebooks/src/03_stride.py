@@ -35,10 +35,8 @@ from convlib.oracles import (
     jax_conv2d_forward,
 )
 from convlib.plots import grids, notebook_setup
-from derivations.evaluate import evaluate, value_shape
-from derivations.general_index import derive
-from derivations.geometry import Config
-from derivations.render import latex
+from derivations import Config, derive, latex
+from derivations.evaluate import evaluate, value_shape  # numeric evaluation: not in the public API
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 

@@ -24,10 +24,12 @@ from IPython.display import Markdown, Math, display
 
 from convlib import conv2d_backward
 from convlib.plots import difference_map, grids, notebook_setup
-from derivations.evaluate import evaluate, section_arrays, value_shape
-from derivations.geometry import Config
-from derivations.notation import to_latex
-from derivations.seed import NOTE_LATEX, corrected, seed
+from derivations import Config, corrected, latex, seed
+from derivations.evaluate import (  # numeric evaluation: not in the public API
+    evaluate,
+    section_arrays,
+    value_shape,
+)
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 rng = np.random.default_rng(4)
@@ -50,7 +52,7 @@ for fid in failing:
     display(Markdown(f"**`{fid}`**: fails; smallest of {records[fid]['configurations_checked']} configurations checked is "
                      f"H={cx['H']}, W={cx['W']}, C={cx['C']}, F={cx['F']}, kernel {cx['KH']}×{cx['KW']}, stride {cx['stride']}, "
                      f"entry {tuple(cx['index'])}.  The note, as printed:"))  # fmt: skip
-    display(Math(NOTE_LATEX[fid]))
+    display(Math(seed(fid).note))
     display(
         Markdown(
             f"| | value at that entry |\n|---|---|\n| the note | `{cx['seed_value']}` |\n| the truth | `{cx['true_value']}` |"
@@ -136,7 +138,7 @@ fig = difference_map(
 # The corrected formula, as SymPy prints it (weights in the forward pass's index order):
 
 # %%
-display(Math(r"\delta^{l}_{i,j,f} = " + to_latex(fixed.rhs)))
+display(Math(latex(fixed.lhs, "backward") + " = " + latex(fixed.rhs, "backward")))
 
 # %% [markdown]
 # ## 3. `s3.backward`: the sum stops at $K/s - 1$
@@ -208,4 +210,4 @@ fig = difference_map(
 # $i \bmod s + i' s \ge K_H$ (which the longer range can reach) reads zero.
 
 # %%
-display(Math(r"\delta^{l}_{i,j,f} = " + to_latex(fixed_s3.rhs)))
+display(Math(latex(fixed_s3.lhs, "backward") + " = " + latex(fixed_s3.rhs, "backward")))

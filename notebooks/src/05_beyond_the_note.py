@@ -23,8 +23,7 @@ from convlib.bounds import backward_bounds, forward_bound, worst_ratio
 from convlib.geometry import output_size, same_padding
 from convlib.oracles import jax_conv2d_backward, jax_conv2d_forward
 from convlib.plots import grids, heatmap, notebook_setup
-from derivations.general_layer import general_derivations
-from derivations.render import latex
+from derivations import general_derivations, latex
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 rng = np.random.default_rng(5)

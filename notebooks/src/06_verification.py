@@ -40,10 +40,9 @@ from convlib.configurations import HARD_CONFIGS
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import error_vs_bound, notebook_setup, ratio_plot
 from convlib.verify import run_matrix
-from derivations import notation
-from derivations.evaluate import evaluate
-from derivations.general_layer import general_derivations
-from derivations.geometry import Config as SymConfig
+from derivations import Config as SymConfig
+from derivations import general_derivations, notation
+from derivations.evaluate import evaluate  # numeric evaluation: not in the public API
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 
