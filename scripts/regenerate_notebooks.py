@@ -20,7 +20,8 @@ Determinism
 - Cell ids are the cell's position (``c00``, ``c01``, ...), not random.
 - nbclient runs with ``record_timing=False``; execution metadata is stripped, and
   only the ``python3`` kernelspec and the language name are kept in the metadata.
-- The kernel runs in ``notebooks/``, as nbval runs it.
+- The kernel runs in ``notebooks/`` with the Python that runs this script, as nbval
+  ``--nbval-current-env`` runs it.
 - Timing cells (tag ``nbval-ignore-output``) measure the machine, so their
   outputs cannot repeat.  Unless ``--refresh-timings`` is given they keep the
   outputs already committed (measured on the last refresh); everything else is
@@ -38,6 +39,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,14 +128,23 @@ def _keep_timing_outputs(nb: nbformat.NotebookNode, previous: Path) -> None:
 def execute(source_path: Path, *, refresh_timings: bool, timeout: int = 900) -> str:
     """Build, execute and serialise one notebook; returns the file's text."""
     nb = build(source_path)
+    # The kernel is this very Python, as nbval's --nbval-current-env does: a "python3"
+    # kernelspec found elsewhere (~/.local/share/jupyter) could point at another one.
+    km = KernelManager(kernel_name="python3")
+    km.kernel_spec.argv[0] = sys.executable
     client = NotebookClient(
         nb,
+        km=km,
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    client.execute()
+    try:
+        client.execute()
+    finally:  # nbclient leaves a kernel manager it did not create running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     _strip(nb)
     target = NOTEBOOKS / f"{source_path.stem}.ipynb"
     if not refresh_timings:
