@@ -10,7 +10,7 @@ convlib's numeric ones.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -41,7 +41,7 @@ CLOSED_FORMS: dict[str, sp.Expr] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def derivative(name: str) -> sp.Expr:
     """``h'(y)`` of activation ``name`` by ``sympy.diff``."""
     return sp.diff(ACTIVATION_EXPRS[name], Y)

@@ -29,7 +29,7 @@ import sympy as sp
 
 from .geometry import Config
 from .notation import h, hprime
-from .polynomial import Poly, atom, from_sympy, psum
+from .polynomial import from_sympy, psum
 
 __all__ = ["Symbols", "Truth", "symbol_array", "symbols_for", "reference_forward", "truth"]
 
@@ -110,7 +110,8 @@ def reference_forward(cfg: Config, x: np.ndarray, w: np.ndarray, b: np.ndarray) 
         window = padded[batch, top:top + cfg.dh * (cfg.KH - 1) + 1:cfg.dh,
                         left:left + cfg.dw * (cfg.KW - 1) + 1:cfg.dw, :]  # (KH, KW, C)
         if xb.dtype == object:
-            products = [_product(p, q) for p, q in zip(window.ravel(), w[:, :, :, kernel].ravel())]
+            taps = zip(window.ravel(), w[:, :, :, kernel].ravel(), strict=True)
+            products = [_product(p, q) for p, q in taps]
             out[batch, row, col, kernel] = sp.Add(*products, b[kernel])
         else:
             out[batch, row, col, kernel] = np.sum(window * w[:, :, :, kernel]) + b[kernel]

@@ -12,7 +12,7 @@ never read), ``floor`` / ``Mod`` integer arithmetic.  Array reads go through
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -43,7 +43,7 @@ class _NumericBuiltins:
         return total
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_formula(rhs: sp.Expr, indices: tuple, symbolic: bool):
     """Python function ``(*indices, x, w, b, g, u, b0, *sizes) -> value``."""
     args = list(indices) + [sp.Symbol(name) for name in ARRAY_NAMES] + [b0] + list(SIZE_SYMBOLS)

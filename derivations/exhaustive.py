@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 
 from .concrete import truth
 from .evaluate import evaluate, section_arrays, value_shape
@@ -99,7 +98,6 @@ def check_config(cfg: Config, formula_ids: tuple) -> dict:
 
 def section_of(cfg: Config) -> tuple[int, ...]:
     """The note sections whose grid contains ``cfg``."""
-    from .geometry import note_grid
     return tuple(sec for sec in (1, 2, 3) if cfg in _grid_sets()[sec])
 
 

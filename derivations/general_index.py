@@ -26,13 +26,39 @@ Public API: :func:`derive` (one :class:`Derivation` per formula id) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 from sympy import Piecewise, Sum
 
-from .notation import (C, F, KH, KW, OH, OW, a, alpha, b, bi, c, d, f, fp, g, hprime, i, ip, j,
-                       jp, k, kp, s, u, w, x)
+from .notation import (
+    KH,
+    KW,
+    OH,
+    OW,
+    C,
+    F,
+    a,
+    alpha,
+    b,
+    bi,
+    c,
+    d,
+    f,
+    fp,
+    g,
+    hprime,
+    i,
+    ip,
+    j,
+    jp,
+    k,
+    kp,
+    s,
+    u,
+    w,
+    x,
+)
 
 __all__ = ["Step", "Derivation", "derive", "section_derivations", "drop_implied",
            "forward_expr", "loss", "b0", "eliminate", "FORMULAS", "KINDS"]
@@ -139,7 +165,7 @@ def _rename(expr, mapping):
     return expr.xreplace(mapping)
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive(formula_id: str) -> Derivation:
     """Derive one formula (id such as ``"s3.backward"``) from the forward pass; see module doc."""
     section, kind = int(formula_id[1]), formula_id.split(".")[1]

@@ -17,13 +17,45 @@ Derived here (page ``general_layer.md``; not one of the note's twelve formulas):
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 from sympy import Eq, Mod, Piecewise, Sum
 
-from .notation import (C, F, KH, KW, OH, OW, H, W, a, alpha, b, bi, c, d, d_h, d_w, f, fp, g, i,
-                       ip, j, jp, k, kp, n, p_l, p_t, s, s_h, s_w, w, x)
+from .notation import (
+    KH,
+    KW,
+    OH,
+    OW,
+    C,
+    F,
+    W,
+    a,
+    alpha,
+    b,
+    bi,
+    c,
+    d,
+    d_h,
+    d_w,
+    f,
+    fp,
+    g,
+    i,
+    ip,
+    j,
+    jp,
+    k,
+    kp,
+    n,
+    p_l,
+    p_t,
+    s,
+    s_h,
+    s_w,
+    w,
+    x,
+)
 
 __all__ = ["general_forward", "specialize_forward", "general_derivations"]
 
@@ -62,7 +94,6 @@ def specialize_forward(section: int):
                       " so the zero rule is never used (the exhaustive check evaluates "
                       "the formula with no zero rule at all)", unguarded, "stated"))
     if section == 1:
-        summand = unguarded.args[1].function if isinstance(unguarded.args[1], Sum) else None
         total = next(t for t in unguarded.args if isinstance(t, Sum))
         one = Sum(total.function.subs(kp, 0), *[lim for lim in total.limits if lim[0] != kp]) + b[f]
         flat = one.replace(lambda e: isinstance(e, sp.Indexed) and e.base == x,
@@ -81,7 +112,7 @@ def _loss():
                positive=True) - 1), (i, 0, OH - 1), (j, 0, OW - 1), (f, 0, F - 1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def general_derivations() -> dict:
     """{"input", "weight", "bias"} -> (steps, result, free indices) for the general layer."""
     from .general_index import Step, drop_implied, eliminate

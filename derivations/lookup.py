@@ -60,7 +60,7 @@ class Strict:
     def __getitem__(self, index):
         index = tuple(_as_int(v) for v in (index if type(index) is tuple else (index,)))
         if len(index) == len(self.shape):
-            for v, size in zip(index, self.shape):
+            for v, size in zip(index, self.shape, strict=True):
                 if not 0 <= v < size:
                     break
             else:

@@ -60,7 +60,7 @@ class hprime(sp.Function):  # noqa: N801  (prints as the note writes it)
 
     def _latex(self, printer):  # noqa: D401
         arg = printer._print(self.args[0])
-        return r"\frac{\partial h(%s)}{\partial %s}" % (arg, arg)
+        return rf"\frac{{\partial h({arg})}}{{\partial {arg}}}"
 
 
 LATEX_NAMES: dict[sp.Symbol, str] = {

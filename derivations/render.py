@@ -15,7 +15,7 @@ from .general_index import KINDS, derive
 from .seed import NOTE_LATEX, PADDING_RULE_LATEX, corrected, seed
 
 __all__ = ["latex", "formula_latex", "rule_latex", "report_records", "section_page", "index_page",
-           "general_page", "SECTION_FILES", "SECTION_TITLES"]
+           "SECTION_FILES", "SECTION_TITLES"]
 
 SECTION_FILES = {1: "s1_single_kernel.md", 2: "s2_multiple_kernels.md", 3: "s3_stride.md"}
 SECTION_TITLES = {1: "Single kernel", 2: "Multiple kernels", 3: "Multiple kernels with stride"}

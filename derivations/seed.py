@@ -25,7 +25,7 @@ import sympy as sp
 from sympy import Mod, Sum, floor
 
 from .general_index import b0
-from .notation import C, F, KH, KW, OH, OW, alpha, b, f, fp, g, hprime, i, ip, j, jp, k, kp, s, u, w, x
+from .notation import KH, KW, OH, OW, C, F, alpha, b, f, fp, g, hprime, i, ip, j, jp, k, kp, s, u, w, x
 
 __all__ = ["SeedFormula", "seed", "corrected", "NOTE_LATEX", "PADDING_RULE_LATEX"]
 
@@ -33,18 +33,18 @@ PADDING_RULE_LATEX = (r"\delta_{x,y,z}^{l+1} := 0 \quad \text{if } x \notin [0, 
                       r" \text{ or } y \notin [0, \text{output width}]")
 
 NOTE_LATEX = {
-    "s1.forward": r"y_{i,j}^l = \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} w_{i',j'}^l \cdot f_{i+i',j+j'}^{l-1} + b^l",
-    "s1.backward": r"\delta_{i,j}^l = \frac{\partial h(y_{i,j}^l)}{\partial y_{i,j}^l} \cdot \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} w_{i',j'}^{l+1} \cdot \delta_{i-i',j-j'}^{l+1}",
-    "s1.weight_step": r"w_{i,j}^l = w_{i,j}^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j'}^l \cdot f_{i+i',j+j'}^{l-1}",
-    "s1.bias_step": r"b^l = b^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j'}^l",
-    "s2.forward": r"y_{i,j,f}^l = \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} \sum_{k'=0}^{\text{kernel depth}-1} w_{i',j',k',f}^l \cdot f_{i+i',j+j',k'}^{l-1} + b_f^l",
-    "s2.backward": r"\delta_{i,j,f}^l = \frac{\partial h(y_{i,j,f}^l)}{\partial y_{i,j,f}^l} \cdot \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} \sum_{f'=0}^{\# \text{ of kernels}-1} w_{i',j',f',f}^{l+1} \cdot \delta_{i-i',j-j',f'}^{l+1}",
-    "s2.weight_step": r"w_{i,j,k,f}^l = w_{i,j,k,f}^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l \cdot f_{i+i',j+j',k}^{l-1}",
-    "s2.bias_step": r"b_f^l = b_f^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l",
-    "s3.forward": r"y_{i,j,f}^l = \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} \sum_{k'=0}^{\text{kernel depth}-1} w_{i',j',k',f}^l \cdot f_{i \cdot \text{stride} + i', j \cdot \text{stride} + j', k'}^{l-1} + b_f^l",
-    "s3.backward": r"\delta_{i,j,f}^l = \frac{\partial h(y_{i,j,f}^l)}{\partial y_{i,j,f}^l} \cdot \sum_{i'=0}^{\text{kernel height}/\text{stride}-1} \sum_{j'=0}^{\text{kernel width}/\text{stride}-1} \sum_{f'=0}^{\# \text{ of kernels}-1} w_{i \% \text{stride} + i' \cdot \text{stride}, j \% \text{stride} + j' \cdot \text{stride}, f, f'}^{l+1} \cdot \delta_{i/\text{stride} - i', j/\text{stride} - j', f'}^{l+1}",
-    "s3.weight_step": r"w_{i,j,k,f}^l = w_{i,j,k,f}^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l \cdot f_{i+i' \cdot \text{stride}, j+j' \cdot \text{stride}, k}^{l-1}",
-    "s3.bias_step": r"b_f^l = b_f^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l",
+    "s1.forward": r"y_{i,j}^l = \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} w_{i',j'}^l \cdot f_{i+i',j+j'}^{l-1} + b^l",  # noqa: E501
+    "s1.backward": r"\delta_{i,j}^l = \frac{\partial h(y_{i,j}^l)}{\partial y_{i,j}^l} \cdot \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} w_{i',j'}^{l+1} \cdot \delta_{i-i',j-j'}^{l+1}",  # noqa: E501
+    "s1.weight_step": r"w_{i,j}^l = w_{i,j}^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j'}^l \cdot f_{i+i',j+j'}^{l-1}",  # noqa: E501
+    "s1.bias_step": r"b^l = b^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j'}^l",  # noqa: E501
+    "s2.forward": r"y_{i,j,f}^l = \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} \sum_{k'=0}^{\text{kernel depth}-1} w_{i',j',k',f}^l \cdot f_{i+i',j+j',k'}^{l-1} + b_f^l",  # noqa: E501
+    "s2.backward": r"\delta_{i,j,f}^l = \frac{\partial h(y_{i,j,f}^l)}{\partial y_{i,j,f}^l} \cdot \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} \sum_{f'=0}^{\# \text{ of kernels}-1} w_{i',j',f',f}^{l+1} \cdot \delta_{i-i',j-j',f'}^{l+1}",  # noqa: E501
+    "s2.weight_step": r"w_{i,j,k,f}^l = w_{i,j,k,f}^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l \cdot f_{i+i',j+j',k}^{l-1}",  # noqa: E501
+    "s2.bias_step": r"b_f^l = b_f^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l",  # noqa: E501
+    "s3.forward": r"y_{i,j,f}^l = \sum_{i'=0}^{\text{kernel height}-1} \sum_{j'=0}^{\text{kernel width}-1} \sum_{k'=0}^{\text{kernel depth}-1} w_{i',j',k',f}^l \cdot f_{i \cdot \text{stride} + i', j \cdot \text{stride} + j', k'}^{l-1} + b_f^l",  # noqa: E501
+    "s3.backward": r"\delta_{i,j,f}^l = \frac{\partial h(y_{i,j,f}^l)}{\partial y_{i,j,f}^l} \cdot \sum_{i'=0}^{\text{kernel height}/\text{stride}-1} \sum_{j'=0}^{\text{kernel width}/\text{stride}-1} \sum_{f'=0}^{\# \text{ of kernels}-1} w_{i \% \text{stride} + i' \cdot \text{stride}, j \% \text{stride} + j' \cdot \text{stride}, f, f'}^{l+1} \cdot \delta_{i/\text{stride} - i', j/\text{stride} - j', f'}^{l+1}",  # noqa: E501
+    "s3.weight_step": r"w_{i,j,k,f}^l = w_{i,j,k,f}^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l \cdot f_{i+i' \cdot \text{stride}, j+j' \cdot \text{stride}, k}^{l-1}",  # noqa: E501
+    "s3.bias_step": r"b_f^l = b_f^l - \alpha \cdot \sum_{i'=0}^{\text{output height}-1} \sum_{j'=0}^{\text{output width}-1} \delta_{i',j',f}^l",  # noqa: E501
 }
 
 

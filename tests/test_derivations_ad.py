@@ -30,12 +30,12 @@ import pytest
 import sympy as sp
 
 import convlib
+import derivations.evaluate as ev
 from convlib.activations import ACTIVATIONS
 from derivations.activations import ACTIVATION_EXPRS, derivative_table, numeric_derivative
 from derivations.evaluate import evaluate, section_arrays, value_shape
-import derivations.evaluate as ev
 from derivations.general_check import PADDING_RULE
-from derivations.general_index import FORMULAS, derive
+from derivations.general_index import derive
 from derivations.general_layer import general_derivations
 from derivations.geometry import Config, general_grid, note_grid
 
@@ -45,7 +45,7 @@ BIG = 16  # embedding size: covers every padded input plus a dilated 4-tap kerne
 KBIG = 4
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _jax_vjp(sh: int, sw: int, dh: int, dw: int):
     def forward(u, w, b):
         return jax.lax.conv_general_dilated(
@@ -83,7 +83,8 @@ def _arrays(cfg: Config):
     rng = np.random.default_rng([cfg.H, cfg.W, cfg.C, cfg.F, cfg.KH, cfg.KW, cfg.sh, cfg.sw,
                                  cfg.dh, cfg.dw, cfg.pt, cfg.pb, cfg.pl, cfg.pr, cfg.N])
     n = max(cfg.N, 1)
-    return (rng.standard_normal((n, cfg.H, cfg.W, cfg.C)), rng.standard_normal((cfg.KH, cfg.KW, cfg.C, cfg.F)),
+    return (rng.standard_normal((n, cfg.H, cfg.W, cfg.C)),
+            rng.standard_normal((cfg.KH, cfg.KW, cfg.C, cfg.F)),
             rng.standard_normal(cfg.F), rng.standard_normal((n, cfg.OH, cfg.OW, cfg.F)))
 
 
@@ -144,7 +145,7 @@ def check_note_config(cfg: Config, section: int) -> None:
                                                      else 0 * b)),
                         shape, -1.0, None)
         bound = (2.02 * (K[kind] + 1) + 8) * U * np.abs(size)
-        for ref, who in zip(refs[kind], ("jax", "convlib")):
+        for ref, who in zip(refs[kind], ("jax", "convlib"), strict=True):
             ref = np.asarray(ref)
             if section == 1:
                 ref = {"forward": lambda r: r[:, :, 0], "backward": lambda r: r[:, :, 0],
@@ -183,17 +184,24 @@ def test_general_layer_agrees_with_jax_and_convlib_on_the_whole_grid():
             shape = refs[0].shape
             hp = _tanh_prime if name == "input" else None
             if name == "input":
-                from derivations.notation import hprime, u as ubase
+                from derivations.notation import hprime
+                from derivations.notation import u as ubase
                 expr = hprime(ubase[indices]) * expr
             ours = _numeric(expr, indices, PADDING_RULE, cfg, arrays, shape, 1.0, hp)
             size = _numeric(expr, indices, PADDING_RULE, cfg, absolute, shape, 1.0, None)
             bound = (2.02 * (K[name] + 1) + 8) * U * np.abs(size)
-            for ref, who in zip(refs, ("jax", "convlib")):
+            for ref, who in zip(refs, ("jax", "convlib"), strict=True):
                 _close(ours, ref, bound, f"general {name} vs {who} on {cfg.label()}")
 
 
-@pytest.mark.parametrize("cfg", [Config(5, 4, 2, 3, 3, 2, sh=2, sw=2), Config(4, 6, 3, 1, 2, 4, sh=3, sw=3),
-                                 Config(6, 5, 2, 2, 3, 2, sh=2, sw=1, dh=2, dw=1, pt=1, pb=0, pl=0, pr=2, N=2)])
+EMBEDDING_CASES = [
+    Config(5, 4, 2, 3, 3, 2, sh=2, sw=2),
+    Config(4, 6, 3, 1, 2, 4, sh=3, sw=3),
+    Config(6, 5, 2, 2, 3, 2, sh=2, sw=1, dh=2, dw=1, pt=1, pb=0, pl=0, pr=2, N=2),
+]
+
+
+@pytest.mark.parametrize("cfg", EMBEDDING_CASES)
 def test_embedding_is_exact(cfg):
     u, w, b, g = _arrays(cfg)
 
@@ -205,7 +213,7 @@ def test_embedding_is_exact(cfg):
     y, vjp = jax.vjp(forward, u, w, b)
     direct = (y,) + vjp(g)
     embedded = jax_gradients(cfg, u, w, b, g)
-    for a, e in zip(direct, embedded):
+    for a, e in zip(direct, embedded, strict=True):
         # not bitwise: XLA may order a sum differently for another shape; the rounding bound
         # of one sum of at most 64 products covers it
         np.testing.assert_allclose(np.asarray(e), np.asarray(a), rtol=0, atol=1e-13)

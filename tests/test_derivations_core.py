@@ -16,8 +16,8 @@ from derivations.exhaustive import first_mismatch, variants
 from derivations.general_index import FORMULAS, derive
 from derivations.geometry import Config, axis_cases, general_grid, note_grid, out_size
 from derivations.lookup import Strict, ZeroOutside, is_undefined
-from derivations.notation import F, KH, KW, OH, OW, g, hprime, i, ip, j, jp, f, fp, s, u, w
-from derivations.polynomial import Poly, atom, from_sympy, psum
+from derivations.notation import KH, KW, OH, OW, F, f, fp, g, hprime, i, ip, j, jp, s, u, w
+from derivations.polynomial import atom, from_sympy, psum
 from derivations.seed import corrected, seed
 
 
