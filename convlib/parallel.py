@@ -12,7 +12,7 @@ thread that the operating system sets aside simply takes fewer blocks.
 
 ``T`` is the number of threads NumPy's BLAS is allowed (read with threadpoolctl),
 so ``threadpoolctl.threadpool_limits(1)`` makes convlib serial as well.  With
-little work (under 2 MB of im2col) the blocks run in the calling thread, BLAS
+little work (under 8 MB of im2col) the blocks run in the calling thread, BLAS
 single-threaded too.  Without threadpoolctl installed the blocks run in the
 calling thread and BLAS threads each product itself.
 
@@ -112,8 +112,9 @@ Work = Callable[[slice, slice, np.ndarray], None]
 
 # Below this much im2col data a pass runs in the calling thread: handing blocks to
 # another thread costs tens of microseconds up to a scheduler time slice on a busy
-# machine, more than such a pass gains from a second core.
-PARALLEL_MIN_BYTES = 2 << 20
+# machine, more than such a pass gains from a second core (measured: the issue's
+# 5 MB shape ran 1.3-1.8x faster on one thread while other processes were busy).
+PARALLEL_MIN_BYTES = 8 << 20
 # From this much on, a pass in the calling thread also keeps BLAS to that thread
 # (smaller products OpenBLAS runs on one thread by itself).
 SERIAL_BLAS_MIN_BYTES = 64 << 10
