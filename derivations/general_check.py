@@ -68,7 +68,10 @@ def run_general_checks(processes: int = 2, progress=None) -> dict:
 
 
 def general_page_text(processes: int = 2, progress=None) -> str:
-    from .render import latex
+    from .render import latex as _latex
+
+    def latex(expr):  # g prints as the note's delta, x as f^{l-1}
+        return _latex(expr, "weight_step")
 
     tallies = run_general_checks(processes, progress)
     derivations = general_derivations()
@@ -80,7 +83,7 @@ def general_page_text(processes: int = 2, progress=None) -> str:
            "Forward pass (the input is read as 0 outside $[0, H) \\times [0, W)$; "
            "$O_H = \\lfloor (H + p_t + p_b - d_h (K_H - 1) - 1)/s_h \\rfloor + 1$):\n\n",
            f"$$\ny_{{n,i,j,f}} = {latex(general_forward())}\n$$\n\n"]
-    titles = {"input": r"\frac{\partial L}{\partial x_{n,a,b,c}}",
+    titles = {"input": r"\frac{\partial L}{\partial f^{l-1}_{n,a,b,c}}",
               "weight": r"\frac{\partial L}{\partial w_{a,b,c,d}}",
               "bias": r"\frac{\partial L}{\partial b_{d}}"}
     for name in ("input", "weight", "bias"):

@@ -22,6 +22,7 @@ f^{l-1} is ``x``.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 __all__ = [
     "i", "j", "k", "f", "ip", "jp", "kp", "fp", "n", "a", "bi", "c", "d", "o", "q",
@@ -69,9 +70,21 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
 }
 
 
+class _Printer(LatexPrinter):
+    """SymPy's LaTeX, except that a Kronecker delta prints as an Iverson bracket ``[a = b]``.
+
+    The note's delta is the gradient; ``\\delta_{a,i+i'}`` beside it would read as one.
+    """
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        a, b = (self._print(arg) for arg in expr.args)
+        text = rf"[{a} = {b}]"
+        return rf"{text}^{{{exp}}}" if exp else text
+
+
 def to_latex(expr: sp.Basic, names: dict | None = None) -> str:
     """LaTeX of ``expr`` with the note's index names (``ip`` prints ``i'``)."""
     symbol_names = dict(LATEX_NAMES)
     if names:
         symbol_names.update(names)
-    return sp.latex(expr, symbol_names=symbol_names)
+    return _Printer({"symbol_names": symbol_names}).doprint(expr)

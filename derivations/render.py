@@ -252,9 +252,14 @@ pre-activation $y^{l}$, `h(u[...])` the layer input, `hprime(u[...])` is $h'$.
    differentiated with `sympy.diff`, and each formula -- the note's, the derived one, SymPy's
    intermediate form, the corrected one -- is evaluated on the same symbols and compared
    exactly (polynomials with integer coefficients).
-3. **AD check** (`derivations/ad_check.py`, run by the tests and summarized here): the derived
-   formulas, evaluated numerically, agree with JAX's reverse-mode gradient (float64) and with
-   `convlib.conv2d_backward` within a rounding bound.
+3. **AD check** (`tests/test_derivations_ad.py`, run by the test suite in CI): on every
+   configuration of these grids the derived formulas, evaluated numerically (`lambdify`), agree
+   with JAX's reverse-mode gradient (`jax.vjp`, float64, activation tanh) and with
+   `convlib.conv2d_backward` within the rounding bound $(2.02(K+1) + 8)\,u\,S$, $u = 2^{-53}$,
+   $K$ the reduction length, $S$ the formula evaluated on absolute values.
+
+In the derivation steps a Kronecker delta is written as an Iverson bracket $[a = i + i']$
+(1 if equal, else 0), so that $\delta$ keeps the note's meaning.
 
 ## Reading of the zero-padding rule
 
