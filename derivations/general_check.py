@@ -71,7 +71,7 @@ def general_page_text(processes: int = 2, progress=None) -> str:
     from .render import latex as _latex
 
     def latex(expr):  # g prints as the note's delta, x as f^{l-1}
-        return _latex(expr, "weight_step")
+        return _latex(expr, "weight_step", iverson=True)
 
     tallies = run_general_checks(processes, progress)
     derivations = general_derivations()

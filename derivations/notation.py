@@ -82,9 +82,14 @@ class _Printer(LatexPrinter):
         return rf"{text}^{{{exp}}}" if exp else text
 
 
-def to_latex(expr: sp.Basic, names: dict | None = None) -> str:
-    """LaTeX of ``expr`` with the note's index names (``ip`` prints ``i'``)."""
+def to_latex(expr: sp.Basic, names: dict | None = None, iverson: bool = False) -> str:
+    """LaTeX of ``expr`` with the note's index names (``ip`` prints ``i'``).
+
+    ``iverson=True`` prints Kronecker deltas as ``[a = b]`` (the generated pages do).
+    """
     symbol_names = dict(LATEX_NAMES)
     if names:
         symbol_names.update(names)
-    return _Printer({"symbol_names": symbol_names}).doprint(expr)
+    if iverson:
+        return _Printer({"symbol_names": symbol_names}).doprint(expr)
+    return sp.latex(expr, symbol_names=symbol_names)

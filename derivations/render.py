@@ -37,11 +37,14 @@ def _names(kind: str) -> dict:
     return out
 
 
-def latex(expr, kind: str = "forward") -> str:
-    """LaTeX with the note's names (``i'`` for ``ip``, ``\\delta^{l+1}`` for ``g`` ...)."""
+def latex(expr, kind: str = "forward", iverson: bool = False) -> str:
+    """LaTeX with the note's names (``i'`` for ``ip``, ``\\delta^{l+1}`` for ``g`` ...).
+
+    ``iverson=True``: Kronecker deltas as Iverson brackets ``[a = b]`` (as on the pages).
+    """
     if isinstance(expr, str):
         return expr
-    return nt.to_latex(expr, _names(kind))
+    return nt.to_latex(expr, _names(kind), iverson)
 
 
 def formula_latex(lhs, rhs, kind: str) -> str:
@@ -175,7 +178,7 @@ def formula_section(fid: str, tallies: dict, ad: dict | None) -> str:
     for number, step in enumerate(derivation.steps, 1):
         tag = " *(stated; proved by the exhaustive check)*" if step.by == "stated" else ""
         out.append(f"{number}. {step.caption}{tag}\n")
-        out.append(_block(latex(step.expr, kind)))
+        out.append(_block(latex(step.expr, kind, iverson=True)))
     for number, _ in enumerate(derivation.also_check):
         t = tallies[(fid, f"derived_step_{number}")]
         out.append(_verdict_line(t, "SymPy's own form (after eliminating the deltas, before "
