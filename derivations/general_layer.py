@@ -132,8 +132,8 @@ def general_derivations() -> dict:
     dx = Sum(_guard(body, Eq(Mod(a + p_t - ip * d_h, s_h), 0), row >= 0, row <= OH - 1,
                     Eq(Mod(bi + p_l - jp * d_w, s_w), 0), col >= 0, col <= OW - 1),
              (ip, 0, KH - 1), (jp, 0, KW - 1), (fp, 0, F - 1))
-    steps.append(Step(r"Eliminate the output index with the guard $s_h \mid a + p_t - i' d_h$",
-                      dx, "stated"))
+    steps.append(Step(r"Eliminate the output index with the guard $s_h \mid a + p_t - i' d_h$ "
+                      "(stated; checked on the general grid)", dx, "stated"))
     out["input"] = (tuple(steps), dx, (n, a, bi, c))
     # weight gradient: kernel indices have coefficient 1, SymPy finishes
     raw = sp.diff(L, w[a, bi, c, d])
