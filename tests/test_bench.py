@@ -28,7 +28,8 @@ pytest.importorskip("matplotlib")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     plot = out / "bench.png"
-    code = main(["--tiny", "--repeats", "2", "--warmup", "1", "--out", str(out), "--plot", str(plot)])
+    code = main(["--tiny", "--repeats", "2", "--warmup", "1", "--settle", "0"]
+                + ["--out", str(out), "--plot", str(plot)])  # fmt: skip
     return code, out, plot
 
 

@@ -32,7 +32,16 @@ __all__ = ["main", "run"]
 
 
 def run(
-    shapes, dtypes, peers, *, threads: int, warmup: int, repeats: int, quiet_wait: float = 0, log=print
+    shapes,
+    dtypes,
+    peers,
+    *,
+    threads: int,
+    warmup: int,
+    repeats: int,
+    quiet_wait: float = 0,
+    settle: float = 0,
+    log=print,
 ) -> list[Row]:
     """Time every (shape, dtype, pass) for every peer; return the rows of the table.
 
@@ -55,7 +64,9 @@ def run(
                     log(f"  {s.label} {dtype}: {peer} n/a ({why})")
             for pass_ in PASSES:
                 contest = {peer: passes[pass_] for peer, passes in fns.items()}
-                secs = time_round_robin(contest, warmup=warmup, repeats=repeats, slow={"loop reference"})
+                secs = time_round_robin(
+                    contest, warmup=warmup, repeats=repeats, slow={"loop reference"}, settle=settle
+                )
                 row = Row(s, np.dtype(dtype).name, pass_, {p: secs.get(p) for p in PEERS})
                 row.peak_bytes = peak_extra_bytes(contest["convlib"])
                 case_rows.append(row)
@@ -83,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         metavar="SECONDS",
         help="before each shape and dtype, wait up to this long for other processes to go quiet",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=0.12,
+        metavar="SECONDS",
+        help="pause before each timed call, so that spinning BLAS/OpenMP threads of the previous "
+        "contestant (OpenBLAS: ~0.1 s) do not take a core from the next",
     )
     p.add_argument("--out", default="benchmarks/results", help="directory for results.json and table.md")
     p.add_argument("--plot", default="benchmarks/bench.png", help="PNG path ('' for none)")
@@ -117,9 +136,11 @@ def main(argv: list[str]) -> int:
         header = describe(args.threads)
         for line in header:
             print(line)
-        print(f"warm-up {args.warmup}, median of {args.repeats} interleaved calls (loop reference: 1 call)")
+        print(f"warm-up {args.warmup}, median of {args.repeats} interleaved calls (loop reference: 1 call), "
+              f"{args.settle} s pause before each")  # fmt: skip
         rows = run(shapes, dtypes, peers, threads=args.threads, warmup=args.warmup, repeats=args.repeats,
-                   quiet_wait=args.quiet_wait, log=lambda msg: print(msg, file=sys.stderr))  # fmt: skip
+                   quiet_wait=args.quiet_wait, settle=args.settle,
+                   log=lambda msg: print(msg, file=sys.stderr))  # fmt: skip
     table = format_table(rows)
     targets = check_targets(rows)
     load = "load average (1, 5, 15 min) at end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())

@@ -13,7 +13,12 @@ __all__ = ["CpuWatch", "peak_extra_bytes", "time_round_robin", "wait_until_quiet
 
 
 def time_round_robin(
-    fns: dict[str, Callable[[], object]], *, warmup: int, repeats: int, slow: set[str] = frozenset()
+    fns: dict[str, Callable[[], object]],
+    *,
+    warmup: int,
+    repeats: int,
+    slow: set[str] = frozenset(),
+    settle: float = 0.0,
 ) -> dict[str, float]:
     """Median seconds per call of each function.
 
@@ -22,6 +27,11 @@ def time_round_robin(
     round, for ``repeats`` rounds: a burst of load from elsewhere on the machine then
     hits every contestant alike instead of one of them.  Functions named in ``slow``
     (the loop reference) run once, untimed warm-up skipped.
+
+    ``settle`` seconds pass before each timed call: after a multi-threaded call,
+    OpenBLAS's worker threads keep spinning for about 2**28 cycles (~0.1 s) and
+    OpenMP's for a while too, taking a core from whoever runs next (measured: a
+    convlib pass right after a two-thread ``np.matmul`` took 1.5x as long).
     """
     for name, fn in fns.items():
         for _ in range(0 if name in slow else warmup):
@@ -31,6 +41,8 @@ def time_round_robin(
         for name, fn in fns.items():
             if name in slow and round_ > 0:
                 continue
+            if settle > 0:
+                time.sleep(settle)
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
