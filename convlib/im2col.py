@@ -16,18 +16,26 @@ All the windows together are one strided *view* of the padded input,
 :func:`window_view`, with no copy.  Channels-last makes the copy cheap: for one
 output pixel and one kernel row ``i'``, the ``KW*C`` numbers ``(j', k')`` are
 consecutive in memory when the horizontal dilation is 1, and NumPy copies them as
-one run.  :func:`im2col_blocks` copies that view block by block into one small
+one run.  :class:`Windows` copies that view block by block into one small
 buffer that stays in the CPU cache and is reused; the caller multiplies each
 block right away (:mod:`convlib.parallel` runs the blocks on several threads).
 A full im2col matrix (``N*OH*OW*KH*KW*C`` numbers, often 50-500 MB) is never
 built, so there is no page-faulting on a fresh buffer and the peak extra memory
 is one block per thread.
+
+Nor is the padded input built: a block's windows read only a strip of input rows,
+so :meth:`Windows.block` zero-pads just that strip into a second small buffer
+(or reads ``x`` directly when the strip needs no padding).  A padded copy of the
+whole input is one more trip through main memory, on one thread, before any
+product starts: 1-2 ms of a 10 ms pass on the issue's shapes (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -36,11 +44,12 @@ from .checks import ConvGeometry
 
 __all__ = [
     "BLOCK_BYTES",
+    "Windows",
     "block_spans",
     "col2im",
-    "copy_block",
     "im2col",
     "im2col_blocks",
+    "input_windows",
     "pad_input",
     "window",
     "window_view",
@@ -167,31 +176,115 @@ def block_spans(
     return [(slice(n, n + 1), slice(i, min(OH, i + rows))) for n in range(N) for i in range(0, OH, rows)]
 
 
-def copy_block(
-    view: np.ndarray, ns: slice, rs: slice, buf: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """im2col of one block: ``view[ns, rs]`` copied into ``buf`` (grown if too small).
+@dataclass(frozen=True)
+class Windows:
+    """Every window of ``a`` (N, H, W, C) on an infinite plane of zeros, read block by block.
 
-    Returns ``(cols, buf)`` with ``cols`` the matrix (rows, KH*KW*C), a view of ``buf``.
+    ``view[n, i, j, p, q, k] = a[n, r0 + i*sh + p*dh, c0 + j*sw + q*dw, k]``, or 0 where
+    that row or column lies outside ``a``, for ``(r0, c0) = first`` (negative for
+    padding), ``i < OH``, ``j < OW``: :func:`window_view` of ``a`` zero-padded enough,
+    without building the padded array.  Blocks come out in ``dtype``.
     """
-    src = view[ns, rs]  # (n, r, OW, KH, KW, C), strided
-    if buf is None or buf.size < src.size:
-        buf = np.empty(src.size, view.dtype)
-    cols = buf[: src.size].reshape(src.shape)  # (n, r, OW, KH, KW, C), contiguous
-    np.copyto(cols, src)
-    return cols.reshape(-1, math.prod(src.shape[3:])), buf  # (n*r*OW, KH*KW*C)
+
+    a: np.ndarray  # (N, H, W, C), any float dtype
+    first: tuple[int, int]  # row and column of a[:, 0, 0] seen from the first window: (r0, c0)
+    out_hw: tuple[int, int]
+    stride: tuple[int, int]
+    kernel: tuple[int, int]
+    dilation: tuple[int, int]
+    dtype: np.dtype
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int, int]:
+        """(N, OH, OW, KH, KW, C), the shape of the view and of im2col before reshaping."""
+        return (self.a.shape[0], *self.out_hw, *self.kernel, self.a.shape[3])
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the whole im2col matrix of these windows, in bytes."""
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize
+
+    @cached_property
+    def _inside(self) -> np.ndarray | None:
+        """All the windows as one view of ``a`` when none reaches outside it, else None."""
+        (r0, c0), (OH, OW), (sh, sw), (KH, KW), (dh, dw) = (
+            self.first, self.out_hw, self.stride, self.kernel, self.dilation
+        )  # fmt: skip
+        rows, cols = r0 + sh * (OH - 1) + dh * (KH - 1) + 1, c0 + sw * (OW - 1) + dw * (KW - 1) + 1
+        if min(r0, c0) < 0 or rows > self.a.shape[1] or cols > self.a.shape[2]:
+            return None
+        return window_view(self.a, self.first, self.out_hw, self.stride, self.kernel, self.dilation)
+
+    def block(self, ns: slice, rs: slice, scratch: dict[str, np.ndarray]) -> np.ndarray:
+        """im2col of the windows ``[ns, rs]``: a contiguous matrix (rows, KH*KW*C).
+
+        ``scratch`` holds the calling thread's reusable buffers; the matrix is a view
+        of one of them, overwritten by the next call with the same ``scratch``.
+        """
+        (r0, c0), (_, OW), (sh, sw), (KH, KW), (dh, dw) = (
+            self.first, self.out_hw, self.stride, self.kernel, self.dilation
+        )  # fmt: skip
+        N, H, W, C = self.a.shape
+        n, r = len(range(N)[ns]), len(range(self.out_hw[0])[rs])
+        if self._inside is not None:  # no padding anywhere: slice the one view of `a`
+            view = self._inside[ns, rs]  # (n, r, OW, KH, KW, C)
+        else:
+            # The rows and columns of `a` (extended by zeros) that these windows read: [lo, hi).
+            row_lo, row_hi = r0 + rs.start * sh, r0 + (rs.start + r - 1) * sh + dh * (KH - 1) + 1
+            col_lo, col_hi = c0, c0 + sw * (OW - 1) + dw * (KW - 1) + 1
+            if 0 <= row_lo and row_hi <= H and 0 <= col_lo and col_hi <= W:
+                src, origin = self.a[ns], (row_lo, col_lo)  # no padding in reach: read `a` itself
+            else:
+                strip = _buffer(scratch, "strip", n * (row_hi - row_lo) * (col_hi - col_lo) * C, self.dtype)
+                src = strip.reshape(n, row_hi - row_lo, col_hi - col_lo, C)  # (n, rows, cols, C)
+                _fill_strip(src, self.a[ns], row_lo, col_lo)
+                origin = (0, 0)
+            view = window_view(src, origin, (r, OW), self.stride, self.kernel, self.dilation)
+        cols = _buffer(scratch, "cols", view.size, self.dtype).reshape(view.shape)  # (n, r, OW, KH, KW, C)
+        np.copyto(cols, view)
+        return cols.reshape(n * r * OW, KH * KW * C)  # (rows, KH*KW*C)
+
+
+def _buffer(scratch: dict[str, np.ndarray], key: str, size: int, dtype) -> np.ndarray:
+    """A 1-D buffer of at least ``size`` numbers from ``scratch``, grown when too small."""
+    buf = scratch.get(key)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = scratch[key] = np.empty(size, dtype)
+    return buf[:size]
+
+
+def _fill_strip(strip: np.ndarray, a: np.ndarray, row_lo: int, col_lo: int) -> None:
+    """``strip[:, i, j] = a[:, row_lo + i, col_lo + j]`` where that is inside ``a``, else 0."""
+    _, rows, cols, _ = strip.shape
+    H, W = a.shape[1:3]
+    i0, i1 = min(max(0, -row_lo), rows), max(0, min(rows, H - row_lo))  # strip rows inside `a`
+    j0, j1 = min(max(0, -col_lo), cols), max(0, min(cols, W - col_lo))
+    if i0 >= i1 or j0 >= j1:
+        strip[...] = 0
+        return
+    strip[:, :i0] = 0
+    strip[:, i1:] = 0
+    strip[:, i0:i1, :j0] = 0
+    strip[:, i0:i1, j1:] = 0
+    strip[:, i0:i1, j0:j1] = a[:, row_lo + i0 : row_lo + i1, col_lo + j0 : col_lo + j1]
+
+
+def input_windows(x: np.ndarray, geom: ConvGeometry, dtype) -> Windows:
+    """The forward pass's receptive fields of ``x`` (N, H, W, C), padding included."""
+    (top, _), (left, _) = geom.padding
+    return Windows(x, (-top, -left), (geom.OH, geom.OW), geom.stride, (geom.KH, geom.KW), geom.dilation,
+                   np.dtype(dtype))  # fmt: skip
 
 
 def im2col_blocks(
-    view: np.ndarray, block_bytes: int | None = None
+    source: Windows, block_bytes: int | None = None
 ) -> Iterator[tuple[slice, slice, np.ndarray]]:
-    """im2col of a window view, one cache-sized block at a time, in the calling thread.
+    """im2col of ``source``, one cache-sized block at a time, in the calling thread.
 
     Yields ``(ns, rs, cols)`` for every block of :func:`block_spans`, ``cols`` the
     matrix (rows, KH*KW*C) in one reused buffer (overwritten by the next block).
     :func:`convlib.parallel.run_blocks` does the same on several threads.
     """
-    buf = None
-    for ns, rs in block_spans(view.shape, view.dtype.itemsize, block_bytes):
-        cols, buf = copy_block(view, ns, rs, buf)
-        yield ns, rs, cols
+    scratch: dict[str, np.ndarray] = {}
+    for ns, rs in block_spans(source.shape, np.dtype(source.dtype).itemsize, block_bytes):
+        yield ns, rs, source.block(ns, rs, scratch)

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .im2col import block_spans, copy_block
+from .im2col import Windows, block_spans
 
 __all__ = ["blas_threads", "run_blocks"]
 
@@ -122,23 +122,23 @@ SERIAL_BLAS_MIN_BYTES = 64 << 10
 BLOCKS_PER_THREAD = 4
 
 
-def run_blocks(jobs: list[tuple[np.ndarray, Work]], block_bytes: int | None = None) -> None:
-    """Call ``work(ns, rs, cols)`` for every im2col block of every ``(view, work)`` job.
+def run_blocks(jobs: list[tuple[Windows, Work]], block_bytes: int | None = None) -> None:
+    """Call ``work(ns, rs, cols)`` for every im2col block of every ``(windows, work)`` job.
 
-    ``view`` is a window view (N, OH, OW, KH, KW, C); ``cols`` is its block
-    ``view[ns, rs]`` as a contiguous matrix (rows, KH*KW*C) in the running thread's
-    own buffer (overwritten by its next block).  ``work`` must write only where no
+    ``windows`` is a :class:`convlib.im2col.Windows` of shape (N, OH, OW, KH, KW, C);
+    ``cols`` is its block ``[ns, rs]`` as a contiguous matrix (rows, KH*KW*C) in the
+    running thread's own buffer (overwritten by its next block).  ``work`` must write only where no
     other block writes (its own output rows, or a partial sum of its own).  The
     blocks of all jobs go into one list, so several small jobs (the stride phases
     of ``dx``) also run in parallel.
     """
-    total = sum(view.size * view.dtype.itemsize for view, _ in jobs)
+    total = sum(source.nbytes for source, _ in jobs)
     threads = blas_threads() if total >= PARALLEL_MIN_BYTES else 1
     min_blocks = BLOCKS_PER_THREAD * threads if threads > 1 else 1
     tasks = [
-        (view, work, ns, rs)
-        for view, work in jobs
-        for ns, rs in block_spans(view.shape, view.dtype.itemsize, block_bytes, min_blocks=min_blocks)
+        (source, work, ns, rs)
+        for source, work in jobs
+        for ns, rs in block_spans(source.shape, source.dtype.itemsize, block_bytes, min_blocks=min_blocks)
     ]
     T = min(threads, len(tasks))
     if T == 0:
@@ -147,15 +147,14 @@ def run_blocks(jobs: list[tuple[np.ndarray, Work]], block_bytes: int | None = No
     take = threading.Lock()
 
     def worker() -> None:
-        buf = None
+        scratch: dict[str, np.ndarray] = {}  # this thread's reused strip and im2col buffers
         while True:
             with take:
                 i = next(next_task, None)
             if i is None:
                 return
-            view, work, ns, rs = tasks[i]
-            cols, buf = copy_block(view, ns, rs, buf)  # (rows, KH*KW*C)
-            work(ns, rs, cols)
+            source, work, ns, rs = tasks[i]
+            work(ns, rs, source.block(ns, rs, scratch))  # cols: (rows, KH*KW*C)
 
     if T == 1:
         if total >= SERIAL_BLAS_MIN_BYTES and blas_threads() > 1:

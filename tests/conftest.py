@@ -263,7 +263,7 @@ def tap_oracle(x, w, dy, stride, padding, dilation=(1, 1)):
 def blocked_passes(block_bytes: int = 512):
     """Force convlib's blocked, multi-threaded passes on small arrays.
 
-    convlib.conv runs a pass whose im2col matrix is under BLOCK_BYTES / 8 as the textbook
+    convlib.conv runs a pass whose im2col matrix is at most BLOCK_BYTES / 2 as the textbook
     im2col + one product (+ col2im for dx), and only larger passes in cache-sized blocks on
     several threads, with dx by stride phases.  The test geometries are small, so without
     this they would only ever see the textbook path.  With 512-byte blocks and no threshold

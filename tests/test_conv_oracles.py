@@ -37,6 +37,7 @@ from conftest import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+import convlib.conv
 from convlib import conv2d_backward, conv2d_forward, reference
 from convlib.bounds import backward_bounds
 from convlib.configurations import HARD_CONFIGS, Config
@@ -266,7 +267,7 @@ def test_dense_sweep(K, s):
 
 # --------------------------------------------------------------------------- blocks and threads
 
-# convlib.conv runs small passes (im2col under BLOCK_BYTES / 8) as textbook im2col + one
+# convlib.conv runs small passes (im2col up to BLOCK_BYTES / 2) as textbook im2col + one
 # product, larger ones in cache-sized blocks on several threads with dx by stride phases.
 # The grid above runs the textbook path (the sweep and hypothesis run both); here every
 # grid geometry runs blocked (conftest.blocked_passes), and three medium geometries take
@@ -284,21 +285,23 @@ def test_tiny_blocks_on_threads_exact(cfg):
 
 
 MEDIUM = (
-    Config("medium: stride 2, K=3, pad 1", 2, 37, 41, 8, 16, 3, 3, stride=2, padding=1),
+    Config("medium: stride 2, K=3, pad 1", 5, 37, 41, 8, 16, 3, 3, stride=2, padding=1),
     Config(
         "medium: 'same', K=(5, 4), dilation (1, 2)", 3, 29, 30, 6, 8, 5, 4, padding="same", dilation=(1, 2)
     ),
-    Config("medium: stride (3, 2), K=2, tails", 2, 50, 45, 16, 4, 2, 2, stride=(3, 2)),
+    Config("medium: stride (3, 2), K=2, tails", 6, 50, 45, 16, 4, 2, 2, stride=(3, 2)),
 )
 
 
 @pytest.mark.parametrize("cfg", MEDIUM, ids=[c.label for c in MEDIUM])
 def test_medium_sizes_many_blocks(cfg):
-    """Real multi-block, multi-threaded passes (im2col data above 256 KB, several 2 MB blocks
-    for the first), exact against tap_oracle / the loop reference and float against JAX."""
+    """Real multi-block, multi-threaded passes (im2col data above the textbook threshold of
+    1 MB, several 2 MB blocks for the second), exact against tap_oracle / the loop reference
+    and float against JAX."""
     rng = np.random.default_rng(8)
     x, w, b = cfg.arrays(rng, integer=True)
     geom = resolved(x.shape, w.shape, **cfg.kwargs)
+    assert not convlib.conv._small(geom, np.float64), "too small for the blocked path"
     dy = integer_arrays(rng, geom.out_shape)[0]
     y, dx, dw, db = conv2d_forward(x, w, **cfg.kwargs), *conv2d_backward(dy, x, w, **cfg.kwargs)
     exact = tap_oracle(x, w, dy, geom.stride, geom.padding, geom.dilation)

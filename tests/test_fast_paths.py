@@ -2,9 +2,11 @@
 
 What is fast and could go wrong:
 
-- :func:`convlib.im2col.window_view` (all windows as one strided view) and
-  :func:`convlib.im2col.im2col_blocks` (im2col a cache-sized block at a time, the
-  blocks being several whole samples or some rows of one sample);
+- :func:`convlib.im2col.window_view` (all windows as one strided view),
+  :class:`convlib.im2col.Windows` (the windows of a zero-padded array, each block
+  padding only the strip of rows it reads) and :func:`convlib.im2col.im2col_blocks`
+  (im2col a cache-sized block at a time, the blocks being several whole samples or
+  some rows of one sample);
 - :mod:`convlib.phases`, the stride-phase split of the input gradient (pure integers);
 - the three passes built on them, run with the default block size and with tiny
   blocks, so that both kinds of block (and many of them) are exercised on small arrays.
@@ -26,7 +28,7 @@ import convlib.im2col as im2col_module
 import convlib.parallel as parallel_module
 from convlib import conv2d_backward, conv2d_forward, reference
 from convlib.bounds import backward_bounds, forward_bound
-from convlib.im2col import im2col, im2col_blocks, pad_input, window_view, windows
+from convlib.im2col import Windows, im2col, im2col_blocks, input_windows, pad_input, window_view
 from convlib.phases import axis_phases, dy_padding
 
 # --------------------------------------------------------------------------- the phase identity (integers)
@@ -110,17 +112,51 @@ def test_window_view_rejects_windows_outside_the_array():
 
 @pytest.mark.parametrize("block_bytes", [1, 200, 2000, 10**9])
 def test_im2col_blocks_cover_im2col_once_in_order(block_bytes):
-    """Row blocks (1 and 200 bytes), several samples per block (2000) and one block."""
+    """Row blocks (1 and 200 bytes), several samples per block (2000) and one block,
+    from the unpadded input: each equals the rows of the textbook im2col of the padded one."""
     x4 = np.arange(3 * 7 * 6 * 2, dtype=np.float64).reshape(3, 7, 6, 2)
     g = resolved(x4.shape, (3, 2, 2, 1), stride=(2, 1), padding=1)
-    xp = pad_input(x4, g, np.float64)
-    full = im2col(xp, g).reshape(g.N, g.OH, g.OW, -1)  # (N, OH, OW, KH*KW*C)
+    full = im2col(pad_input(x4, g, np.float64), g).reshape(g.N, g.OH, g.OW, -1)  # (N, OH, OW, KH*KW*C)
     seen = np.zeros((g.N, g.OH), int)
-    for ns, rs, cols in im2col_blocks(windows(xp, g), block_bytes):
+    for ns, rs, cols in im2col_blocks(input_windows(x4, g, np.float64), block_bytes):
         assert cols.flags.c_contiguous
         assert np.array_equal(cols, full[ns, rs].reshape(-1, full.shape[-1]))
         seen[ns, rs] += 1
     assert np.all(seen == 1)
+
+
+WINDOW_CASES = [  # (N, H, W, C), first, out, stride, kernel, dilation
+    ((2, 6, 5, 3), (-1, -1), (6, 5), (1, 1), (3, 3), (1, 1)),  # 'same' padding, stride 1
+    ((1, 7, 9, 2), (-2, -1), (4, 5), (2, 2), (3, 3), (1, 2)),  # padding, stride, dilation
+    ((2, 5, 5, 1), (0, 0), (3, 3), (1, 1), (3, 3), (1, 1)),  # no padding: reads `a` itself
+    ((1, 4, 4, 2), (-3, 2), (3, 2), (1, 1), (2, 2), (1, 1)),  # whole windows in the zeros, and a shift
+    ((2, 3, 4, 1), (-4, -5), (2, 3), (3, 1), (1, 2), (1, 4)),  # rows entirely outside `a`
+]
+
+
+@pytest.mark.parametrize("shape, first, out, stride, kernel, dilation", WINDOW_CASES)
+@pytest.mark.parametrize("block_bytes", [1, 100, 10**9])
+def test_windows_equal_the_view_of_the_zero_padded_array(shape, first, out, stride, kernel, dilation,
+                                                         block_bytes):  # fmt: skip
+    """Windows.block is window_view of `a` padded with enough zeros (built here the slow,
+    obvious way), block by block, in the requested dtype, and `a` is never written."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(shape).astype(np.float32)
+    before = a.copy()
+    (r0, c0), OH = first, out[0]
+    pad = 10  # more than any case reaches
+    big = np.zeros((shape[0], shape[1] + 2 * pad, shape[2] + 2 * pad, shape[3]), np.float64)
+    big[:, pad : pad + shape[1], pad : pad + shape[2]] = a
+    want = window_view(big, (pad + r0, pad + c0), out, stride, kernel, dilation)  # (N, OH, OW, KH, KW, C)
+    source = Windows(a, first, out, stride, kernel, dilation, np.dtype(np.float64))
+    assert source.shape == want.shape and source.nbytes == want.size * 8
+    seen = np.zeros((shape[0], OH), int)
+    for ns, rs, cols in im2col_blocks(source, block_bytes):
+        assert cols.dtype == np.float64 and cols.flags.c_contiguous
+        assert np.array_equal(cols, want[ns, rs].reshape(cols.shape))
+        seen[ns, rs] += 1
+    assert np.all(seen == 1)
+    assert_bitwise(a, before, "a unchanged")
 
 
 # --------------------------------------------------------------------------- the passes against the loops
