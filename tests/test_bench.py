@@ -18,7 +18,7 @@ from convlib.bench import main
 from convlib.bench.peers import PASSES, PEERS
 from convlib.bench.report import COLUMNS
 from convlib.bench.shapes import SHAPES, TINY_SHAPES
-from convlib.bench.timing import CpuWatch, wait_until_quiet
+from convlib.bench.timing import CpuWatch, time_round_robin, wait_until_quiet
 
 pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
@@ -104,3 +104,21 @@ def test_cpu_watch_does_not_count_this_process():
     assert share is not None and 0.0 <= share <= 1.0
     waited = wait_until_quiet(0.0, probe=0.05)  # one probe, no waiting
     assert waited is not None and waited >= 0.0
+
+
+@pytest.mark.parametrize("settle", [0.0, 0.001])
+def test_round_robin_calls_each_contestant_as_documented(settle):
+    """Warm-up calls, then one timed call per round (after a pause, one more untimed
+    call first); the slow contestant runs exactly once.  Every time is a positive median."""
+    calls = {"a": 0, "b": 0, "loop": 0}
+
+    def counter(name):
+        def fn():
+            calls[name] += 1
+
+        return fn
+
+    secs = time_round_robin({k: counter(k) for k in calls}, warmup=2, repeats=3, slow={"loop"}, settle=settle)
+    per_round = 2 if settle > 0 else 1
+    assert calls == {"a": 2 + 3 * per_round, "b": 2 + 3 * per_round, "loop": 1}
+    assert set(secs) == set(calls) and all(v > 0 for v in secs.values())

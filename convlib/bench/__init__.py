@@ -100,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.12,
         metavar="SECONDS",
-        help="pause before each timed call, so that spinning BLAS/OpenMP threads of the previous "
-        "contestant (OpenBLAS: ~0.1 s) do not take a core from the next",
+        help="pause before each timed call (then one untimed call warms the caches again), so that "
+        "spinning BLAS/OpenMP threads of the previous contestant (OpenBLAS: ~0.1 s) do not take a "
+        "core from the next",
     )
     p.add_argument("--out", default="benchmarks/results", help="directory for results.json and table.md")
     p.add_argument("--plot", default="benchmarks/bench.png", help="PNG path ('' for none)")
@@ -137,7 +138,7 @@ def main(argv: list[str]) -> int:
         for line in header:
             print(line)
         print(f"warm-up {args.warmup}, median of {args.repeats} interleaved calls (loop reference: 1 call), "
-              f"{args.settle} s pause before each")  # fmt: skip
+              f"each after a {args.settle} s pause and one untimed call")  # fmt: skip
         rows = run(shapes, dtypes, peers, threads=args.threads, warmup=args.warmup, repeats=args.repeats,
                    quiet_wait=args.quiet_wait, settle=args.settle,
                    log=lambda msg: print(msg, file=sys.stderr))  # fmt: skip

@@ -31,7 +31,11 @@ def time_round_robin(
     ``settle`` seconds pass before each timed call: after a multi-threaded call,
     OpenBLAS's worker threads keep spinning for about 2**28 cycles (~0.1 s) and
     OpenMP's for a while too, taking a core from whoever runs next (measured: a
-    convlib pass right after a two-thread ``np.matmul`` took 1.5x as long).
+    convlib pass right after a two-thread ``np.matmul`` took 1.5x as long).  The
+    pause leaves the CPU caches cold (on a shared host other guests evict them), so
+    after it each function makes one untimed call before its timed one: measured on
+    the benchmark machine, a pass straight after a 0.12 s pause took 1.3-2.5x as long
+    as the same pass called again right away, the shortest passes most.
     """
     for name, fn in fns.items():
         for _ in range(0 if name in slow else warmup):
@@ -43,6 +47,8 @@ def time_round_robin(
                 continue
             if settle > 0:
                 time.sleep(settle)
+                if name not in slow:
+                    fn()  # warm the caches again after the pause; untimed
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
