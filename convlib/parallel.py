@@ -132,13 +132,17 @@ def run_blocks(jobs: list[tuple[Windows, Work]], block_bytes: int | None = None)
     blocks of all jobs go into one list, so several small jobs (the stride phases
     of ``dx``) also run in parallel.
     """
-    total = sum(source.nbytes for source, _ in jobs)
+    total = max(1, sum(source.nbytes for source, _ in jobs))
     threads = blas_threads() if total >= PARALLEL_MIN_BYTES else 1
-    min_blocks = BLOCKS_PER_THREAD * threads if threads > 1 else 1
+    # At least BLOCKS_PER_THREAD blocks per thread over all jobs together, shared out by
+    # size: every block costs Python work under the GIL, so no more blocks than that.
+    want = BLOCKS_PER_THREAD * threads if threads > 1 else 1
     tasks = [
         (source, work, ns, rs)
         for source, work in jobs
-        for ns, rs in block_spans(source.shape, source.dtype.itemsize, block_bytes, min_blocks=min_blocks)
+        for ns, rs in block_spans(
+            source.shape, source.dtype.itemsize, block_bytes, min_blocks=-(-want * source.nbytes // total)
+        )
     ]
     T = min(threads, len(tasks))
     if T == 0:
