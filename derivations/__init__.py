@@ -30,6 +30,13 @@ with :func:`latex`):
 * ``general_derivations()``: the general layer (stride, padding, dilation,
   batch): ``{"input" | "weight" | "bias": (steps, result, indices)}``.
 * ``derivative_table()``: ``(name, LaTeX h, LaTeX h')`` for convlib's activations.
+* ``evaluate(rhs, indices, rules, cfg, arrays, shape, alpha, symbolic=True)``: a
+  formula (derived, seed or corrected) at every index of ``shape`` on given
+  arrays (``x``, ``w``, ``b``, ``g``, ``u``), exactly as the checks evaluate it,
+  with the formula's zero-padding ``rules``; an object array of SymPy values, or
+  floats with ``symbolic=False``.  ``value_shape(fid, cfg)`` is the shape of a
+  formula's left-hand side; ``section_arrays(section, arrays)`` gives the arrays
+  as a section writes them (section 1: 2-D, scalar bias).
 
 Modules: ``notation`` (symbols), ``geometry`` (configurations, grids),
 ``general_index`` (index-form derivations), ``general_layer`` (the general
@@ -41,6 +48,7 @@ undefined entries), ``evaluate`` (lambdify), ``exhaustive`` and
 
 from .activations import derivative_table
 from .concrete import truth
+from .evaluate import evaluate, section_arrays, value_shape
 from .exhaustive import first_mismatch, run_note_checks
 from .general_index import FORMULAS, KINDS, Derivation, Step, derive, section_derivations
 from .general_layer import general_derivations
@@ -50,6 +58,7 @@ from .seed import corrected, seed
 
 __all__ = [
     "FORMULAS", "KINDS", "Config", "Derivation", "Step", "corrected", "derivative_table",
-    "derive", "first_mismatch", "general_derivations", "general_grid", "latex", "note_grid",
-    "run_note_checks", "section_derivations", "seed", "truth",
+    "derive", "evaluate", "first_mismatch", "general_derivations", "general_grid", "latex",
+    "note_grid", "run_note_checks", "section_arrays", "section_derivations", "seed", "truth",
+    "value_shape",
 ]

@@ -258,7 +258,8 @@ def _weight(section: int) -> Derivation:
     target = w[a, bi] if dims == 2 else w[a, bi, c, d]
     steps = [Step(r"Loss: $L = \sum \delta^{l} \cdot y^{l}$", L)]
     raw = sp.diff(L, target)
-    steps.append(Step(r"$\partial L / \partial w_{a,b,c,d}$ by sympy.diff: Kronecker deltas", raw))
+    wrt = "w_{a,b}" if dims == 2 else "w_{a,b,c,d}"  # section 1's kernel has two indices
+    steps.append(Step(rf"$\partial L / \partial {wrt}$ by sympy.diff: Kronecker deltas", raw))
     done = raw.doit()
     steps.append(Step("Sum.doit eliminates the deltas over the kernel indices", done))
     ranges = {a: (0, KH - 1), bi: (0, KW - 1)}

@@ -32,12 +32,7 @@ from convlib.checks import resolve
 from convlib.im2col import im2col, pad_input
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup, outputs_feeding_inputs
-from derivations import Config, derive, latex
-from derivations.evaluate import (  # numeric evaluation: not in the public API
-    evaluate,
-    section_arrays,
-    value_shape,
-)
+from derivations import Config, derive, evaluate, latex, section_arrays, value_shape
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 

@@ -32,8 +32,7 @@ from convlib.bounds import backward_bounds, forward_bound, worst_ratio
 from convlib.configurations import HARD_CONFIGS
 from convlib.oracles import finite_difference_backward, finite_difference_bound, jax_conv2d_backward
 from convlib.plots import grids, notebook_setup
-from derivations import Config, derive, latex
-from derivations.evaluate import evaluate, value_shape  # numeric evaluation: not in the public API
+from derivations import Config, derive, evaluate, latex, value_shape
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 

@@ -35,8 +35,7 @@ from convlib.oracles import (
     jax_conv2d_forward,
 )
 from convlib.plots import grids, notebook_setup
-from derivations import Config, derive, latex
-from derivations.evaluate import evaluate, value_shape  # numeric evaluation: not in the public API
+from derivations import Config, derive, evaluate, latex, value_shape
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 

@@ -24,12 +24,7 @@ from IPython.display import Markdown, Math, display
 
 from convlib import conv2d_backward
 from convlib.plots import difference_map, grids, notebook_setup
-from derivations import Config, corrected, latex, seed
-from derivations.evaluate import (  # numeric evaluation: not in the public API
-    evaluate,
-    section_arrays,
-    value_shape,
-)
+from derivations import Config, corrected, evaluate, latex, section_arrays, seed, value_shape
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 rng = np.random.default_rng(4)

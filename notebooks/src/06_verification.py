@@ -41,8 +41,7 @@ from convlib.oracles import finite_difference_backward, finite_difference_bound,
 from convlib.plots import error_vs_bound, notebook_setup, ratio_plot
 from convlib.verify import run_matrix
 from derivations import Config as SymConfig
-from derivations import general_derivations, notation
-from derivations.evaluate import evaluate  # numeric evaluation: not in the public API
+from derivations import evaluate, general_derivations, notation
 
 plt = notebook_setup()  # matplotlib.pyplot, configured
 
