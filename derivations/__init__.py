@@ -42,17 +42,17 @@ Modules: ``notation`` (symbols), ``geometry`` (configurations, grids),
 ``general_index`` (index-form derivations), ``general_layer`` (the general
 layer), ``seed`` (the note, literally), ``concrete`` (forward over symbols,
 ``sympy.diff``), ``polynomial`` (exact comparison), ``lookup`` (zero rules,
-undefined entries), ``evaluate`` (lambdify), ``exhaustive`` and
+undefined entries), ``numeric`` (lambdify: ``evaluate``), ``exhaustive`` and
 ``general_check`` (the checks), ``activations``, ``render``, ``generate``.
 """
 
 from .activations import derivative_table
 from .concrete import truth
-from .evaluate import evaluate, section_arrays, value_shape
 from .exhaustive import first_mismatch, run_note_checks
 from .general_index import FORMULAS, KINDS, Derivation, Step, derive, section_derivations
 from .general_layer import general_derivations
 from .geometry import Config, general_grid, note_grid
+from .numeric import evaluate, section_arrays, value_shape
 from .render import latex
 from .seed import corrected, seed
 

@@ -5,7 +5,7 @@ the truth is built by :func:`derivations.concrete.truth` (forward pass over
 arrays of symbols, ``sympy.diff`` of ``L = sum(g * y)``); each formula -- the
 note's transcription, its half-open reading, the derived formula, the derived
 intermediate forms, the corrected formula -- is evaluated on the same symbols
-(:func:`derivations.evaluate.evaluate`) and compared exactly.  The first
+(:func:`derivations.numeric.evaluate`) and compared exactly.  The first
 difference (row-major) in the smallest failing configuration
 (:meth:`Config.size_key`) is the counterexample.
 """
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .concrete import truth
-from .evaluate import evaluate, section_arrays, value_shape
 from .general_index import derive
 from .geometry import Config
 from .notation import alpha as alpha_symbol
+from .numeric import evaluate, section_arrays, value_shape
 from .polynomial import Poly, atom
 from .seed import corrected, seed
 

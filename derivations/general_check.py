@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from .concrete import truth
-from .evaluate import evaluate
 from .exhaustive import Mismatch, Tally, _map, cost, equal
 from .general_layer import general_derivations, general_forward
 from .geometry import Config, general_grid
 from .notation import KH, KW, C, F, H, W, hprime, u, x
+from .numeric import evaluate
 from .polynomial import Poly, atom
 
 __all__ = ["check_general_config", "run_general_checks", "general_page_text", "PADDING_RULE"]

@@ -30,10 +30,10 @@ import pytest
 import sympy as sp
 
 import convlib
-import derivations.evaluate as ev
+import derivations.numeric as ev
 from convlib.activations import ACTIVATIONS
+from derivations import evaluate, section_arrays, value_shape
 from derivations.activations import ACTIVATION_EXPRS, derivative_table, numeric_derivative
-from derivations.evaluate import evaluate, section_arrays, value_shape
 from derivations.general_check import PADDING_RULE
 from derivations.general_index import derive
 from derivations.general_layer import general_derivations
