@@ -53,7 +53,6 @@ __all__ = [
     "pad_input",
     "window",
     "window_view",
-    "windows",
 ]
 
 # Size of the reused im2col block buffer.  Measured on a 2-core AMD EPYC with
@@ -122,11 +121,6 @@ def window_view(
         strides=(sN, sh * sH, sw * sW, dh * sH, dw * sW, sC),
         writeable=False,
     )
-
-
-def windows(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:
-    """The receptive fields of the forward pass as a view of ``xp``: (N, OH, OW, KH, KW, C)."""
-    return window_view(xp, (0, 0), (geom.OH, geom.OW), geom.stride, (geom.KH, geom.KW), geom.dilation)
 
 
 def im2col(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:
@@ -202,16 +196,27 @@ class Windows:
     @property
     def nbytes(self) -> int:
         """Size of the whole im2col matrix of these windows, in bytes."""
-        return math.prod(self.shape) * np.dtype(self.dtype).itemsize
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    def _reach(self, rs: slice) -> tuple[int, int, int, int]:
+        """Rows ``[row_lo, row_hi)`` and columns ``[col_lo, col_hi)`` of ``a`` (extended by
+        zeros) that the windows of output rows ``rs`` read."""
+        (r0, c0), (OH, OW), (sh, sw), (KH, KW), (dh, dw) = (
+            self.first, self.out_hw, self.stride, self.kernel, self.dilation
+        )  # fmt: skip
+        first, last = range(OH)[rs][0], range(OH)[rs][-1]
+        row_lo, row_hi = r0 + first * sh, r0 + last * sh + dh * (KH - 1) + 1
+        return row_lo, row_hi, c0, c0 + sw * (OW - 1) + dw * (KW - 1) + 1
+
+    def _within_a(self, rs: slice) -> bool:
+        """True when the windows of output rows ``rs`` read no zero outside ``a``."""
+        row_lo, row_hi, col_lo, col_hi = self._reach(rs)
+        return 0 <= row_lo and row_hi <= self.a.shape[1] and 0 <= col_lo and col_hi <= self.a.shape[2]
 
     @cached_property
     def _inside(self) -> np.ndarray | None:
         """All the windows as one view of ``a`` when none reaches outside it, else None."""
-        (r0, c0), (OH, OW), (sh, sw), (KH, KW), (dh, dw) = (
-            self.first, self.out_hw, self.stride, self.kernel, self.dilation
-        )  # fmt: skip
-        rows, cols = r0 + sh * (OH - 1) + dh * (KH - 1) + 1, c0 + sw * (OW - 1) + dw * (KW - 1) + 1
-        if min(r0, c0) < 0 or rows > self.a.shape[1] or cols > self.a.shape[2]:
+        if self.out_hw[0] == 0 or not self._within_a(slice(None)):
             return None
         return window_view(self.a, self.first, self.out_hw, self.stride, self.kernel, self.dilation)
 
@@ -221,18 +226,14 @@ class Windows:
         ``scratch`` holds the calling thread's reusable buffers; the matrix is a view
         of one of them, overwritten by the next call with the same ``scratch``.
         """
-        (r0, c0), (_, OW), (sh, sw), (KH, KW), (dh, dw) = (
-            self.first, self.out_hw, self.stride, self.kernel, self.dilation
-        )  # fmt: skip
-        N, H, W, C = self.a.shape
+        N, _, _, C = self.a.shape
+        (_, OW), (KH, KW) = self.out_hw, self.kernel
         n, r = len(range(N)[ns]), len(range(self.out_hw[0])[rs])
         if self._inside is not None:  # no padding anywhere: slice the one view of `a`
             view = self._inside[ns, rs]  # (n, r, OW, KH, KW, C)
         else:
-            # The rows and columns of `a` (extended by zeros) that these windows read: [lo, hi).
-            row_lo, row_hi = r0 + rs.start * sh, r0 + (rs.start + r - 1) * sh + dh * (KH - 1) + 1
-            col_lo, col_hi = c0, c0 + sw * (OW - 1) + dw * (KW - 1) + 1
-            if 0 <= row_lo and row_hi <= H and 0 <= col_lo and col_hi <= W:
+            row_lo, row_hi, col_lo, col_hi = self._reach(rs)
+            if self._within_a(rs):
                 src, origin = self.a[ns], (row_lo, col_lo)  # no padding in reach: read `a` itself
             else:
                 strip = _buffer(scratch, "strip", n * (row_hi - row_lo) * (col_hi - col_lo) * C, self.dtype)
@@ -286,5 +287,5 @@ def im2col_blocks(
     :func:`convlib.parallel.run_blocks` does the same on several threads.
     """
     scratch: dict[str, np.ndarray] = {}
-    for ns, rs in block_spans(source.shape, np.dtype(source.dtype).itemsize, block_bytes):
+    for ns, rs in block_spans(source.shape, source.dtype.itemsize, block_bytes):
         yield ns, rs, source.block(ns, rs, scratch)
